@@ -1,0 +1,135 @@
+"""The error hierarchy: every failure the library reports is a ``ProviderError``."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "AuthenticationError",
+    "NetworkError",
+    "OverloadedError",
+    "ProviderError",
+    "RateLimitError",
+    "TokenLimitError",
+    "error_for",
+    "redact",
+]
+
+# Defence in depth: messages are built without secrets, but text quoted from a server
+# or an exception could still carry a key, so anything shaped like one is masked.
+_SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """Mask anything that looks like an Anthropic key."""
+    return _SECRET.sub("sk-ant-***", text)
+
+
+class ProviderError(Exception):
+    """Base of every error raised by provider.
+
+    ``status`` is the HTTP status when one was received, ``error_type`` the API's
+    ``error.type`` (e.g. ``"invalid_request_error"``), ``request_id`` the API's request id
+    for support tickets. The cause, when given, is chained as ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        cause: BaseException | None = None,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        message = redact(message)
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_type = error_type
+        self.request_id = request_id
+        if cause is not None:
+            self.__cause__ = cause
+
+    def __str__(self) -> str:
+        extras = [
+            f"{name}={value}"
+            for name, value in (
+                ("status", self.status),
+                ("type", self.error_type),
+                ("request_id", self.request_id),
+            )
+            if value is not None
+        ]
+        return f"{self.message} ({', '.join(extras)})" if extras else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+
+class TokenLimitError(ProviderError):
+    """The request is too large: 413, or a prompt over the model's context window."""
+
+
+class RateLimitError(ProviderError):
+    """429: too many requests. ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        cause: BaseException | None = None,
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        error_type: str | None = "rate_limit_error",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, cause, status=status, error_type=error_type, request_id=request_id
+        )
+        self.retry_after = retry_after
+
+
+class NetworkError(ProviderError):
+    """The connection failed, timed out, or the stream ended before ``message_stop``."""
+
+
+class AuthenticationError(ProviderError):
+    """401 or 403: the key is missing, wrong, or lacks permission."""
+
+
+class OverloadedError(ProviderError):
+    """529 ``overloaded_error``, before the stream or in the middle of it."""
+
+
+def error_for(
+    message: str,
+    *,
+    status: int | None = None,
+    error_type: str | None = None,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    cause: BaseException | None = None,
+) -> ProviderError:
+    """The error class for an API error, by HTTP status and/or the body's ``error.type``.
+
+    One mapping serves HTTP error responses and mid-stream ``event: error`` (no status there).
+    """
+    if status == 429 or error_type == "rate_limit_error":
+        return RateLimitError(
+            message,
+            cause,
+            retry_after=retry_after,
+            status=status,
+            error_type=error_type,
+            request_id=request_id,
+        )
+    cls: type[ProviderError] = ProviderError
+    too_long = "prompt is too long" in message.lower()
+    if status == 413 or error_type == "request_too_large" or too_long:
+        cls = TokenLimitError
+    elif status in (401, 403) or error_type in ("authentication_error", "permission_error"):
+        cls = AuthenticationError
+    elif status == 529 or error_type == "overloaded_error":
+        cls = OverloadedError
+    return cls(message, cause, status=status, error_type=error_type, request_id=request_id)

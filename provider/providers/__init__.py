@@ -1,0 +1,1 @@
+"""Provider implementations: the I/O shells around the sans-I/O stream core."""

@@ -1,0 +1,162 @@
+"""Data types of the public contract, as msgspec Structs.
+
+Python attributes are snake_case; the JSON form (``models.json``, written by the TypeScript
+side) is camelCase, which ``rename="camel"`` maps with no hand-written translation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from .errors import ProviderError
+
+__all__ = [
+    "Message",
+    "MessageStreamChunk",
+    "ModelConfig",
+    "ModelInfo",
+    "ModelRef",
+    "ModelsConfig",
+    "ProviderConfig",
+    "StopChunk",
+    "TextChunk",
+    "ThinkingChunk",
+    "ToolUseChunk",
+    "UsageChunk",
+]
+
+Role = Literal["user", "assistant"]
+_ROLES = ("user", "assistant")
+
+
+class Message(msgspec.Struct, frozen=True):
+    """One turn of the conversation."""
+
+    role: Role
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            raise ProviderError(
+                f"Invalid message role {self.role!r}: expected 'user' or 'assistant'"
+            )
+        if not isinstance(self.content, str) or not self.content:
+            raise ProviderError(f"Message content must be a non-empty string (role {self.role!r})")
+
+
+# Chunks: one small immutable Struct per kind, each with a constant ``type`` string.
+# gc=False: they hold only scalars, so they can never be part of a reference cycle.
+
+
+class TextChunk(msgspec.Struct, frozen=True, gc=False):
+    """A piece of the reply's text, as it arrived."""
+
+    text: str
+    type: Literal["text"] = "text"
+
+
+class ThinkingChunk(msgspec.Struct, frozen=True, gc=False):
+    """A piece of extended-thinking text."""
+
+    thinking: str
+    type: Literal["thinking"] = "thinking"
+
+
+class UsageChunk(msgspec.Struct, frozen=True, gc=False):
+    """Token counts added since the previous UsageChunk of the same stream.
+
+    Summing every UsageChunk of a stream gives the message's final usage.
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    type: Literal["usage"] = "usage"
+
+
+class ToolUseChunk(msgspec.Struct, frozen=True):
+    """A complete tool call, emitted once when its content block ends."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+    type: Literal["tool_use"] = "tool_use"
+
+
+class StopChunk(msgspec.Struct, frozen=True, gc=False):
+    """Why the model stopped (``end_turn``, ``max_tokens``, ``tool_use`` …)."""
+
+    stop_reason: str | None
+    stop_sequence: str | None = None
+    type: Literal["stop"] = "stop"
+
+
+MessageStreamChunk = TextChunk | UsageChunk | ThinkingChunk | ToolUseChunk | StopChunk
+
+
+class ModelInfo(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What a model can do and what it costs. Prices are USD per million tokens."""
+
+    max_tokens: int | None = None
+    context_window: int | None = None
+    supports_images: bool | None = None
+    supports_prompt_cache: bool | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    cache_writes_price: float | None = None
+    cache_reads_price: float | None = None
+    # Beyond the seed: the 1-hour-TTL cache write price (2x input where Anthropic publishes it).
+    cache_writes_1h_price: float | None = None
+    description: str | None = None
+
+
+class ProviderConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """How to reach one model. ``api_key`` and ``base_url`` default from the environment
+    (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``) when the provider is built."""
+
+    model_id: str = ""
+    model_info: ModelInfo | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.__rich_repr__())
+        return f"ProviderConfig({shown})"
+
+    __str__ = __repr__
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # The key is masked here, which also covers repr, str, rich and pytest's diffs.
+        return [
+            ("model_id", self.model_id),
+            ("model_info", self.model_info),
+            ("api_key", None if self.api_key is None else "***"),
+            ("base_url", self.base_url),
+        ]
+
+
+class ModelConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """One named entry of ``models.json``."""
+
+    provider_config: ProviderConfig
+    provider: str = "anthropic"
+    enabled: bool = True
+
+
+class ModelsConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """The workspace ``models.json``: named models and the active one."""
+
+    active: str
+    models: dict[str, ModelConfig]
+
+
+class ModelRef(msgspec.Struct, frozen=True):
+    """What ``get_model()`` returns: the model's id and its info."""
+
+    id: str
+    info: ModelInfo
