@@ -23,16 +23,16 @@ the file and the key.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .errors import ProviderError
+from .errors import ProviderError, redact
 
 __all__ = [
     "BODY_SUFFIXES",
+    "FORBIDDEN_HEADERS",
     "META_SUFFIX",
     "Expect",
     "ExpectUsage",
@@ -59,7 +59,6 @@ META_SUFFIX = ".meta.json"
 FORBIDDEN_HEADERS = frozenset(
     {"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"}
 )
-_SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
 
 
 class ToolCall(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -169,7 +168,7 @@ def _check_headers(where: Path, headers: dict[str, str]) -> dict[str, str]:
             raise ProviderError(
                 f"{where}: header {key!r} is request or session data and must not be in a fixture"
             )
-        if _SECRET.search(value):
+        if redact(value) != value:
             raise ProviderError(f"{where}: header {key!r} looks like it holds an API key")
         lowered[name] = value
     return lowered
