@@ -30,7 +30,8 @@ class ProviderError(Exception):
 
     ``status`` is the HTTP status when one was received, ``error_type`` the API's
     ``error.type`` (e.g. ``"invalid_request_error"``), ``request_id`` the API's request id
-    for support tickets. The cause, when given, is chained as ``__cause__``.
+    for support tickets, ``retry_after`` the server's hint in seconds when it sent one.
+    The cause, when given, is chained as ``__cause__``.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class ProviderError(Exception):
         status: int | None = None,
         error_type: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         message = redact(message)
         super().__init__(message)
@@ -48,6 +50,7 @@ class ProviderError(Exception):
         self.status = status
         self.error_type = error_type
         self.request_id = request_id
+        self.retry_after = retry_after
         if cause is not None:
             self.__cause__ = cause
 
@@ -85,9 +88,13 @@ class RateLimitError(ProviderError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(
-            message, cause, status=status, error_type=error_type, request_id=request_id
+            message,
+            cause,
+            status=status,
+            error_type=error_type,
+            request_id=request_id,
+            retry_after=retry_after,
         )
-        self.retry_after = retry_after
 
 
 class NetworkError(ProviderError):
@@ -115,21 +122,21 @@ def error_for(
 
     One mapping serves HTTP error responses and mid-stream ``event: error`` (no status there).
     """
-    if status == 429 or error_type == "rate_limit_error":
-        return RateLimitError(
-            message,
-            cause,
-            retry_after=retry_after,
-            status=status,
-            error_type=error_type,
-            request_id=request_id,
-        )
     cls: type[ProviderError] = ProviderError
     too_long = "prompt is too long" in message.lower()
-    if status == 413 or error_type == "request_too_large" or too_long:
+    if status == 429 or error_type == "rate_limit_error":
+        cls = RateLimitError
+    elif status == 413 or error_type == "request_too_large" or too_long:
         cls = TokenLimitError
     elif status in (401, 403) or error_type in ("authentication_error", "permission_error"):
         cls = AuthenticationError
     elif status == 529 or error_type == "overloaded_error":
         cls = OverloadedError
-    return cls(message, cause, status=status, error_type=error_type, request_id=request_id)
+    return cls(
+        message,
+        cause,
+        status=status,
+        error_type=error_type,
+        request_id=request_id,
+        retry_after=retry_after,
+    )

@@ -6,7 +6,7 @@ side) is camelCase, which ``rename="camel"`` maps with no hand-written translati
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -46,25 +46,26 @@ class Message(msgspec.Struct, frozen=True):
             raise ProviderError(f"Message content must be a non-empty string (role {self.role!r})")
 
 
-# Chunks: one small immutable Struct per kind, each with a constant ``type`` string.
+# Chunks: one small immutable Struct per kind. ``type`` is a class constant, not a field, so
+# no chunk can claim another kind; msgspec writes it as the JSON tag, so the union round-trips.
 # gc=False: they hold only scalars, so they can never be part of a reference cycle.
 
 
-class TextChunk(msgspec.Struct, frozen=True, gc=False):
+class TextChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="text"):
     """A piece of the reply's text, as it arrived."""
 
     text: str
-    type: Literal["text"] = "text"
+    type: ClassVar[Literal["text"]] = "text"
 
 
-class ThinkingChunk(msgspec.Struct, frozen=True, gc=False):
+class ThinkingChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="thinking"):
     """A piece of extended-thinking text."""
 
     thinking: str
-    type: Literal["thinking"] = "thinking"
+    type: ClassVar[Literal["thinking"]] = "thinking"
 
 
-class UsageChunk(msgspec.Struct, frozen=True, gc=False):
+class UsageChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="usage"):
     """Token counts added since the previous UsageChunk of the same stream.
 
     Summing every UsageChunk of a stream gives the message's final usage.
@@ -76,24 +77,24 @@ class UsageChunk(msgspec.Struct, frozen=True, gc=False):
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_1h_tokens: int = 0
-    type: Literal["usage"] = "usage"
+    type: ClassVar[Literal["usage"]] = "usage"
 
 
-class ToolUseChunk(msgspec.Struct, frozen=True):
+class ToolUseChunk(msgspec.Struct, frozen=True, tag_field="type", tag="tool_use"):
     """A complete tool call, emitted once when its content block ends."""
 
     id: str
     name: str
     input: dict[str, Any]
-    type: Literal["tool_use"] = "tool_use"
+    type: ClassVar[Literal["tool_use"]] = "tool_use"
 
 
-class StopChunk(msgspec.Struct, frozen=True, gc=False):
+class StopChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="stop"):
     """Why the model stopped (``end_turn``, ``max_tokens``, ``tool_use`` …)."""
 
     stop_reason: str | None
     stop_sequence: str | None = None
-    type: Literal["stop"] = "stop"
+    type: ClassVar[Literal["stop"]] = "stop"
 
 
 MessageStreamChunk = TextChunk | UsageChunk | ThinkingChunk | ToolUseChunk | StopChunk
@@ -111,7 +112,7 @@ class ModelInfo(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True
     cache_writes_price: float | None = None
     cache_reads_price: float | None = None
     # Beyond the seed: the 1-hour-TTL cache write price (2x input where Anthropic publishes it).
-    cache_writes_1h_price: float | None = None
+    cache_writes_1h_price: float | None = msgspec.field(default=None, name="cacheWrites1hPrice")
     description: str | None = None
 
 
