@@ -1,0 +1,202 @@
+"""Wire events of the Messages stream, as msgspec Structs, and how to pick their decoder.
+
+msgspec rejects an unknown tag in a tagged union, and the API adds new event, block and delta
+kinds over time, so there is no union here: the decoder is chosen by the SSE ``event`` name
+(which equals the data's ``type``), and blocks and deltas are general Structs whose ``type`` is
+a plain string with optional fields for every kind, so that unknown kinds decode and can be
+skipped. Unknown fields are ignored everywhere (never ``forbid_unknown_fields``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..errors import ProviderError
+
+__all__ = [
+    "CacheCreation",
+    "ContentBlock",
+    "ContentBlockDelta",
+    "ContentBlockStart",
+    "ContentBlockStop",
+    "Delta",
+    "ErrorBody",
+    "ErrorEvent",
+    "MessageDelta",
+    "MessageDeltaBody",
+    "MessageInfo",
+    "MessageStart",
+    "MessageStop",
+    "Usage",
+    "WireEvent",
+    "decode_event",
+    "decoder_for",
+]
+
+_QUOTE = 100  # how much of a bad event's data an error message quotes
+
+
+class CacheCreation(msgspec.Struct):
+    """``usage.cache_creation``: the cache writes split by TTL."""
+
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
+class Usage(msgspec.Struct):
+    """Cumulative token counts. A field that is absent or null is ``None``."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation: CacheCreation | None = None
+
+
+class MessageInfo(msgspec.Struct):
+    """The ``message`` object of ``message_start``."""
+
+    id: str | None = None
+    model: str | None = None
+    role: str | None = None
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    usage: Usage | None = None
+
+
+class MessageStart(msgspec.Struct):
+    message: MessageInfo
+
+
+class ContentBlock(msgspec.Struct):
+    """A ``content_block`` of any kind: ``text``, ``thinking``, ``redacted_thinking``,
+    ``tool_use``, ``server_tool_use``, ``web_search_tool_result``, or one not known yet."""
+
+    type: str
+    text: str | None = None
+    thinking: str | None = None
+    id: str | None = None
+    name: str | None = None
+    input: Any = None
+
+
+class ContentBlockStart(msgspec.Struct):
+    index: int
+    content_block: ContentBlock
+
+
+class Delta(msgspec.Struct):
+    """A ``delta`` of any kind: ``text_delta``, ``input_json_delta``, ``thinking_delta``,
+    ``signature_delta``, ``citations_delta``, or one not known yet. Citations and signatures
+    are not decoded: nothing downstream uses them."""
+
+    type: str
+    text: str | None = None
+    partial_json: str | None = None
+    thinking: str | None = None
+
+
+class ContentBlockDelta(msgspec.Struct):
+    index: int
+    delta: Delta
+
+
+class ContentBlockStop(msgspec.Struct):
+    index: int
+
+
+class MessageDeltaBody(msgspec.Struct):
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+
+
+class MessageDelta(msgspec.Struct):
+    delta: MessageDeltaBody = msgspec.field(default_factory=MessageDeltaBody)
+    usage: Usage | None = None
+
+
+class MessageStop(msgspec.Struct):
+    pass
+
+
+class ErrorBody(msgspec.Struct):
+    type: str | None = None
+    message: str | None = None
+
+
+class ErrorEvent(msgspec.Struct):
+    """``event: error``: ``{"type": "error", "error": {"type": "overloaded_error", …}}``."""
+
+    error: ErrorBody = msgspec.field(default_factory=ErrorBody)
+    request_id: str | None = None
+
+
+WireEvent = (
+    MessageStart
+    | ContentBlockStart
+    | ContentBlockDelta
+    | ContentBlockStop
+    | MessageDelta
+    | MessageStop
+    | ErrorEvent
+)
+
+
+class _Typed(msgspec.Struct):
+    # Just the ``type`` of a data-only event (a gateway that sends no ``event:`` line).
+    type: Any = None
+
+
+# One decoder per event kind, built once: msgspec decoders are reusable and thread-safe.
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "message_start": msgspec.json.Decoder(MessageStart),
+    "content_block_start": msgspec.json.Decoder(ContentBlockStart),
+    "content_block_delta": msgspec.json.Decoder(ContentBlockDelta),
+    "content_block_stop": msgspec.json.Decoder(ContentBlockStop),
+    "message_delta": msgspec.json.Decoder(MessageDelta),
+    "message_stop": msgspec.json.Decoder(MessageStop),
+    "error": msgspec.json.Decoder(ErrorEvent),
+}
+_TYPED = msgspec.json.Decoder(_Typed)
+
+
+def decoder_for(name: str) -> msgspec.json.Decoder[Any] | None:
+    """The decoder for an event name, or ``None`` for ``ping`` and kinds not known here."""
+    return _DECODERS.get(name)
+
+
+def _bad(name: str, data: bytes | str, exc: Exception) -> ProviderError:
+    if isinstance(data, bytes):
+        data = data[:_QUOTE].decode("utf-8", "replace")
+    return ProviderError(f"invalid {name} event ({exc}): {data[:_QUOTE]!r}", exc)
+
+
+def decode_event(name: str, data: bytes | str) -> WireEvent | None:
+    """Decode one SSE event's data into its wire event, or ``None`` to skip it.
+
+    ``name`` is the SSE ``event`` field; for a data-only event (``"message"``, the SSE default)
+    the kind is read from the data's own ``type``. ``ping`` and unknown kinds give ``None``.
+    Invalid JSON, or JSON of the wrong shape, raises ``ProviderError`` quoting the event name
+    and the start of the data.
+    """
+    decoder = _DECODERS.get(name)
+    if decoder is None:
+        if name != "message":
+            return None
+        try:
+            kind = _TYPED.decode(data).type
+        except msgspec.DecodeError as exc:
+            raise _bad(name, data, exc) from exc
+        if not isinstance(kind, str):
+            return None
+        decoder = _DECODERS.get(kind)
+        if decoder is None:
+            return None
+        name = kind
+    try:
+        event: WireEvent = decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise _bad(name, data, exc) from exc
+    return event
