@@ -44,6 +44,7 @@ def test_attributes_are_kept() -> None:
 def test_attributes_default_to_none(cls: type[ProviderError]) -> None:
     error = cls("boom")
     assert (error.status, error.error_type, error.request_id) == (None, None, None)
+    assert error.retry_after is None
     assert error.__cause__ is None
     assert str(error) == "boom"
 
@@ -176,6 +177,15 @@ def test_rate_limit_without_retry_after() -> None:
     error = error_for("spend cap reached", status=429, error_type="rate_limit_error")
     assert isinstance(error, RateLimitError)
     assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"), [(529, "overloaded_error"), (503, None), (429, "rate_limit_error")]
+)
+def test_retry_after_is_kept_on_every_retryable_error(status: int, error_type: str | None) -> None:
+    # The retry loop honours the server's hint for 529 and 5xx too, not only for 429.
+    error = error_for("try later", status=status, error_type=error_type, retry_after=3.0)
+    assert error.retry_after == 3.0
 
 
 def test_mid_stream_overloaded_has_no_status() -> None:

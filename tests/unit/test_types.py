@@ -10,6 +10,7 @@ import pytest
 
 from provider import (
     Message,
+    MessageStreamChunk,
     ModelInfo,
     ModelsConfig,
     ProviderConfig,
@@ -174,14 +175,23 @@ def test_tool_use_chunk_keeps_the_parsed_input() -> None:
     assert chunk != ToolUseChunk(id="toolu_01", name="f", input={"a": [1, 2]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `type` is an ordinary field with a default, so TextChunk(text=..., type='usage') "
-    "builds a text chunk that claims to be usage; DESIGN says the type is constant.",
-)
-def test_chunk_type_cannot_be_overridden() -> None:
+@pytest.mark.parametrize(("chunk", "expected"), CHUNKS, ids=CHUNK_IDS)
+def test_chunk_type_cannot_be_overridden(chunk: Any, expected: str) -> None:
+    # DESIGN: the type is a constant. As a field with a default, TextChunk(text=..., type="usage")
+    # would build a text chunk that claims to be usage.
+    fields = msgspec.structs.asdict(chunk)
     with pytest.raises(TypeError):
-        TextChunk(text="x", type="usage")  # type: ignore[arg-type]
+        type(chunk)(**fields, type="other")
+    assert "type" not in fields
+
+
+@pytest.mark.parametrize(("chunk", "expected"), CHUNKS, ids=CHUNK_IDS)
+def test_chunk_union_round_trips_through_json(chunk: Any, expected: str) -> None:
+    encoded = msgspec.json.encode(chunk)
+    assert msgspec.json.decode(encoded)["type"] == expected
+    back = msgspec.json.decode(encoded, type=MessageStreamChunk)
+    assert type(back) is type(chunk)
+    assert back == chunk
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,6 +290,7 @@ def test_model_info_json_uses_camel_case() -> None:
         "outputPrice",
         "cacheWritesPrice",
         "cacheReadsPrice",
+        "cacheWrites1hPrice",
         "description",
     } <= set(document)
     assert not any("_" in key for key in document)
@@ -333,12 +344,10 @@ def test_provider_config_omits_unset_fields() -> None:
     assert document == {"modelId": "m"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rename='camel' spells cache_writes_1h_price as 'cacheWrites1HPrice'; the "
-    "TypeScript side writes 'cacheWrites1hPrice', which is then silently ignored.",
-)
 def test_model_info_one_hour_price_key_is_spelled_like_typescript() -> None:
-    assert msgspec.json.decode(b'{"cacheWrites1hPrice": 6}', type=ModelInfo).cache_writes_1h_price
+    # rename="camel" alone would spell it "cacheWrites1HPrice", and the TypeScript key
+    # "cacheWrites1hPrice" would then be silently ignored as an unknown field.
+    info = msgspec.json.decode(b'{"cacheWrites1hPrice": 6}', type=ModelInfo)
+    assert info.cache_writes_1h_price == 6.0
     encoded = msgspec.json.decode(msgspec.json.encode(ModelInfo(cache_writes_1h_price=6.0)))
     assert encoded == {"cacheWrites1hPrice": 6.0}
