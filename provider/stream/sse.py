@@ -23,6 +23,7 @@ bytes directly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import msgspec
@@ -49,18 +50,28 @@ class SSEEvent(msgspec.Struct, frozen=True, gc=False):
     retry: int | None = None
 
 
-# Event names repeat on every event: decode each distinct one once. Bounded, so that a
-# hostile stream with ever new names cannot grow it.
-_NAMES: dict[bytes, str] = {}
+# The common shape of an event, "event: NAME\ndata: DATA\n\n" (or just its data line), is
+# framed by one regex pass per piece; anything else ("other", one whole line) goes through the
+# general field parsing. The scan needs no care: every position it starts at is a line start,
+# and the last alternative matches any line, so its matches cover the buffer with no gaps.
+_SCAN = re.compile(rb"(event: [^\n]*\n)?data: ([^\n]*)\n\n|([^\n]*\n)")
+
+# Event names repeat on every event: decode each distinct one once, keyed by its whole
+# "event: NAME\n" line (b"" when there is none). Bounded, against streams of ever new names.
+_LINE_NAMES: dict[bytes, str] = {b"": "message"}
 _NAMES_MAX = 256
 
 
-def _name(raw: bytes) -> str:
-    name = _NAMES.get(raw)
-    if name is None:
-        name = raw.decode("utf-8", "replace") or "message"
-        if len(_NAMES) < _NAMES_MAX:
-            _NAMES[raw] = name
+def _name(raw: bytes | None) -> str:
+    if not raw:
+        return "message"
+    return raw.decode("utf-8", "replace")
+
+
+def _line_name(line: bytes) -> str:
+    name = _name(line[7:-1])
+    if len(_LINE_NAMES) < _NAMES_MAX:
+        _LINE_NAMES[line] = name
     return name
 
 
@@ -115,22 +126,20 @@ class SSEFramer:
 
         An unterminated last line counts as a line here, so a stream that ends with
         ``data: …`` and no newline is reported too. Returns no events: per the spec, only a
-        blank line dispatches one.
+        blank line dispatches one, and what is left cannot be one.
         """
         if self._closed:
             return []
         self._closed = True
-        head = self._head
-        if head:
-            # Fewer than three bytes in all: there is nothing to frame besides them.
-            self._tail = [head]
+        if self._head:
+            # Fewer than three bytes in all, a prefix of the BOM: they are a line of their own.
+            self._tail = [self._head]
         if self._tail:
             line = b"".join(self._tail)
             self._tail = []
-            self._lines([line], _drop)
+            self._line(line, _never)
         if self._data is not None:
-            pending = self._data if self._more is None else b"\n".join([self._data, *self._more])
-            quoted = pending[:_QUOTE].decode("utf-8", "replace")
+            quoted = self._pending_start()
             raise NetworkError(f"stream ended in the middle of an event: {quoted}")
         return []
 
@@ -161,120 +170,125 @@ class SSEFramer:
             if data[0] == 10:  # b"\n"
                 data = data[1:]
         if b"\r" in data:
-            # Rare on the wire: normalise to "\n" and note a trailing "\r", whose "\n" may
-            # arrive in the next piece.
+            # Rare on the wire: normalise to "\n", noting a trailing "\r" (its "\n" may come
+            # at the start of the next piece).
             self._skip_lf = data.endswith(b"\r")
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = data.split(b"\n")
-        rest = lines.pop()
+        end = data.rfind(b"\n") + 1
         tail = self._tail
-        if lines:
+        if end:
+            start = 0
             if tail:
-                tail.append(lines[0])
-                lines[0] = b"".join(tail)
+                start = data.find(b"\n") + 1
+                tail.append(data[: start - 1])
+                line = b"".join(tail)
                 tail.clear()
                 self._tail_size = 0
-            self._lines(lines, append)
-        if rest:
+                self._line(line, append)
+            if start < end:
+                self._scan(data, start, end, append)
+        if end < len(data):
+            rest = data[end:]
             tail.append(rest)
             self._tail_size += len(rest)
         pending = self._tail_size + self._more_size
         if self._data is not None:
             pending += len(self._data)
         if pending > self._max:
-            raise ProviderError(
-                f"SSE event larger than max_event_size ({self._max} bytes); "
-                f"it starts: {self._start_of_pending()!r}"
-            )
+            raise self._too_large(self._pending_start() or b"".join(tail[:2])[:_QUOTE])
 
-    def _start_of_pending(self) -> str:
-        start = self._data if self._data is not None else b"".join(self._tail[:4])
+    def _scan(
+        self, data: bytes, start: int, end: int, append: Callable[[SSEEvent], object]
+    ) -> None:
+        # The hot loop, over complete lines data[start:end].
+        names = _LINE_NAMES
+        last_id = self._last_id
+        clean = self._event is None and self._data is None and self._retry is None
+        checked = end - start > self._max
+        for event, payload, other in _SCAN.findall(data, start, end):
+            if other:
+                self._line(other[:-1], append)
+                last_id = self._last_id
+                clean = self._event is None and self._data is None and self._retry is None
+            elif clean:
+                if checked and len(payload) > self._max:
+                    raise self._too_large(payload)
+                name = names.get(event)
+                if name is None:
+                    name = _line_name(event)
+                append(SSEEvent(name, payload, last_id, None))
+            else:
+                # Fields of this event came before it: take the slow, general way.
+                if event:
+                    self._line(event[:-1], append)
+                self._add_data(payload)
+                self._dispatch(append)
+                clean = True
+
+    def _line(self, line: bytes, append: Callable[[SSEEvent], object]) -> None:
+        if not line:
+            self._dispatch(append)
+            return
+        if line[0] == 58:  # b":" starts a comment
+            return
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            self._add_data(value)
+        elif name == b"event":
+            self._event = value
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            # bytes.isdigit() is ASCII-only, as the spec wants (int() alone would also
+            # take " 1", "+1", "1_0").
+            self._retry = int(value)
+        # Any other field is ignored.
+
+    def _add_data(self, value: bytes) -> None:
+        if self._data is None:
+            self._data = value
+        elif self._more is None:
+            self._more = [value]
+            self._more_size = len(value) + 1
+        else:
+            self._more.append(value)
+            self._more_size += len(value) + 1
+
+    def _dispatch(self, append: Callable[[SSEEvent], object]) -> None:
+        first = self._data
+        if first is not None:
+            if self._more is None:
+                payload = first
+            else:
+                payload = b"\n".join([first, *self._more])
+                self._more = None
+                self._more_size = 0
+            self._data = None
+            if len(payload) > self._max:
+                raise self._too_large(payload)
+            append(SSEEvent(_name(self._event), payload, self._last_id, self._retry))
+        # Per the spec, an event with no data is dropped, name and all.
+        self._event = None
+        self._retry = None
+
+    def _pending_start(self) -> str:
+        if self._data is None:
+            return ""
+        start = self._data if self._more is None else b"\n".join([self._data, *self._more[:1]])
         return start[:_QUOTE].decode("utf-8", "replace")
 
-    def _lines(self, lines: list[bytes], append: Callable[[SSEEvent], object]) -> None:
-        # The hot loop: state lives in locals and is written back at the end. The common
-        # "data: " and "event: " lines get a fast path before the general field parsing.
-        event = self._event
-        first = self._data
-        more = self._more
-        last_id = self._last_id
-        retry = self._retry
-        limit = self._max
-        try:
-            for line in lines:
-                if not line:
-                    if first is not None:
-                        if more is None:
-                            payload = first
-                        else:
-                            payload = b"\n".join([first, *more])
-                            more = None
-                            self._more_size = 0
-                        if len(payload) > limit:
-                            first = None
-                            raise ProviderError(
-                                f"SSE event larger than max_event_size ({limit} bytes); "
-                                f"it starts: {payload[:_QUOTE].decode('utf-8', 'replace')!r}"
-                            )
-                        append(
-                            SSEEvent(
-                                "message" if event is None else _name(event),
-                                payload,
-                                last_id,
-                                retry,
-                            )
-                        )
-                        first = None
-                    event = None
-                    retry = None
-                    continue
-                if line.startswith(b"data:"):
-                    value = line[6:] if line.startswith(b"data: ") else line[5:]
-                    if first is None:
-                        first = value
-                    elif more is None:
-                        more = [value]
-                        self._more_size = len(value) + 1
-                    else:
-                        more.append(value)
-                        self._more_size += len(value) + 1
-                    continue
-                if line.startswith(b"event:"):
-                    event = line[7:] if line.startswith(b"event: ") else line[6:]
-                    continue
-                if line[0] == 58:  # b":" starts a comment
-                    continue
-                name, _, value = line.partition(b":")
-                if value.startswith(b" "):
-                    value = value[1:]
-                if name == b"data":  # "data" with no colon: an empty data line
-                    if first is None:
-                        first = value
-                    elif more is None:
-                        more = [value]
-                        self._more_size = len(value) + 1
-                    else:
-                        more.append(value)
-                        self._more_size += len(value) + 1
-                elif name == b"event":
-                    event = value
-                elif name == b"id":
-                    if b"\0" not in value:
-                        last_id = value.decode("utf-8", "replace")
-                elif name == b"retry" and value.isdigit():
-                    # bytes.isdigit() is ASCII-only, as the spec wants (int() alone would
-                    # also take " 1", "+1", "1_0").
-                    retry = int(value)
-                # Any other field is ignored.
-        finally:
-            self._event = event
-            self._data = first
-            self._more = more
-            self._last_id = last_id
-            self._retry = retry
+    def _too_large(self, start: bytes | str) -> ProviderError:
+        if isinstance(start, bytes):
+            start = start[:_QUOTE].decode("utf-8", "replace")
+        return ProviderError(
+            f"SSE event larger than max_event_size ({self._max} bytes); it starts: {start!r}"
+        )
 
 
-def _drop(_event: SSEEvent) -> None:
+def _never(_event: SSEEvent) -> None:  # pragma: no cover
     # close() frames the last unterminated line only to learn whether it held data; a
-    # line with no blank line after it can never dispatch an event.
-    raise AssertionError("unreachable: a single non-blank line cannot dispatch")  # pragma: no cover
+    # non-blank line cannot dispatch an event.
+    raise AssertionError("unreachable")
