@@ -10,7 +10,7 @@ transport and saves what it returns, byte for byte, in the fixture format of
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
@@ -37,25 +37,34 @@ _MESSAGES_PATH = "/v1/messages"
 
 
 class _FixtureStream(httpx.AsyncByteStream):
-    """A fixture body served in pieces, with an optional pause between them."""
+    """A fixture body served in pieces, with an optional pause between them.
+
+    An iterator object rather than an async generator: a generator left suspended when the
+    reader stops early is finalised by the garbage collector, which trio reports as a
+    ResourceWarning.
+    """
 
     def __init__(self, body: bytes, chunk_size: int | None, delay: float, sleep: Sleep) -> None:
         self._body = body
         self._chunk_size = chunk_size or max(len(body), 1)
         self._delay = delay
         self._sleep = sleep
+        self._offset = 0
         self._closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        body, size = self._body, self._chunk_size
-        for start in range(0, len(body), size):
-            if self._closed:
-                return
-            if start and self._delay:
-                await self._sleep(self._delay)
-                if self._closed:
-                    return
-            yield body[start : start + size]
+    def __aiter__(self) -> _FixtureStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed or self._offset >= len(self._body):
+            raise StopAsyncIteration
+        if self._offset and self._delay:
+            await self._sleep(self._delay)
+            if self._closed:  # closed while we paused
+                raise StopAsyncIteration
+        start = self._offset
+        self._offset = start + self._chunk_size
+        return self._body[start : self._offset]
 
     async def aclose(self) -> None:
         self._closed = True
@@ -179,21 +188,35 @@ class _TeeStream(httpx.AsyncByteStream):
 
     def __init__(self, inner: httpx.AsyncByteStream, file: BinaryIO) -> None:
         self._inner = inner
+        self._pieces: AsyncIterator[bytes] | None = None
         self._file = file
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for piece in self._inner:
-            # Plain blocking writes: pieces are small and local, and a thread hop per piece would
-            # cost more than the write. Flushed so an interrupted run keeps what arrived.
-            self._file.write(piece)
-            self._file.flush()
-            yield piece
+    def __aiter__(self) -> _TeeStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._file.closed:
+            raise StopAsyncIteration
+        if self._pieces is None:
+            self._pieces = self._inner.__aiter__()
+        piece = await self._pieces.__anext__()
+        # Plain blocking writes: pieces are small and local, and a thread hop per piece would
+        # cost more than the write. Flushed so an interrupted run keeps what arrived.
+        self._file.write(piece)
+        self._file.flush()
+        return piece
 
     async def aclose(self) -> None:
+        pieces, self._pieces = self._pieces, None
         try:
-            await self._inner.aclose()
+            # An inner async generator stopped early is closed here, not left to the GC.
+            if isinstance(pieces, AsyncGenerator):
+                await pieces.aclose()
         finally:
-            self._file.close()
+            try:
+                await self._inner.aclose()
+            finally:
+                self._file.close()
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
