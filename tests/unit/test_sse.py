@@ -169,7 +169,7 @@ def test_fields_before_a_common_shaped_event_are_kept() -> None:
 STREAM = (
     BOM
     + b": hello\r\n"
-    + b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\n"
+    + b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
     + b"id: 42\nevent: content_block_delta\ndata: h\xc3\xa9llo \xf0\x9f\x98\x80\n\n"
     + b"data: one\rdata: two\r\r"
     + b"retry: 3000\nevent: x\ndata\n\n"
