@@ -142,8 +142,9 @@ def _other(value: Any) -> Any:
 
 
 def test_chunks_of_different_kinds_with_the_same_payload_differ() -> None:
-    assert TextChunk(text="x") != ThinkingChunk(thinking="x")
-    assert TextChunk(text="x") != StopChunk(stop_reason="x")
+    text: object = TextChunk(text="x")
+    assert text != ThinkingChunk(thinking="x")
+    assert text != StopChunk(stop_reason="x")
 
 
 def test_scalar_chunks_are_hashable() -> None:
