@@ -130,6 +130,8 @@ def create_provider(config: ModelsConfig, name: str | None = None) -> BaseProvid
     entry = config.models.get(key)
     if entry is None:
         raise ProviderError(f"No model named {key!r} (models: {', '.join(sorted(config.models))})")
+    if not entry.enabled:
+        raise ProviderError(f"Model {key!r} is disabled in the models config")
     factory = PROVIDERS.get(entry.provider)
     if factory is None:
         raise ProviderError(

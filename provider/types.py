@@ -6,7 +6,7 @@ side) is camelCase, which ``rename="camel"`` maps with no hand-written translati
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -100,23 +100,31 @@ class StopChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="st
 MessageStreamChunk = TextChunk | UsageChunk | ThinkingChunk | ToolUseChunk | StopChunk
 
 
-class ModelInfo(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
-    """What a model can do and what it costs. Prices are USD per million tokens."""
+# Checked when decoding (models.json), so a typo cannot make a negative cost.
+Price = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(gt=0)]
 
-    max_tokens: int | None = None
-    context_window: int | None = None
+
+class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    """What a model can do and what it costs. Prices are USD per million tokens.
+
+    Frozen, so the built-in table cannot be changed through a config that shares an entry;
+    derive a variant with ``msgspec.structs.replace(info, max_tokens=...)``."""
+
+    max_tokens: Count | None = None
+    context_window: Count | None = None
     supports_images: bool | None = None
     supports_prompt_cache: bool | None = None
-    input_price: float | None = None
-    output_price: float | None = None
-    cache_writes_price: float | None = None
-    cache_reads_price: float | None = None
+    input_price: Price | None = None
+    output_price: Price | None = None
+    cache_writes_price: Price | None = None
+    cache_reads_price: Price | None = None
     # Beyond the seed: the 1-hour-TTL cache write price (2x input where Anthropic publishes it).
-    cache_writes_1h_price: float | None = msgspec.field(default=None, name="cacheWrites1hPrice")
+    cache_writes_1h_price: Price | None = msgspec.field(default=None, name="cacheWrites1hPrice")
     description: str | None = None
 
 
-class ProviderConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
     """How to reach one model. ``api_key`` and ``base_url`` default from the environment
     (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``) when the provider is built."""
 
@@ -141,7 +149,7 @@ class ProviderConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults
         ]
 
 
-class ModelConfig(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+class ModelConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
     """One named entry of ``models.json``."""
 
     provider_config: ProviderConfig

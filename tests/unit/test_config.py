@@ -322,12 +322,6 @@ def test_wrong_type_chains_the_validation_error(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, msgspec.ValidationError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the loader puts the shared, mutable MODELS entry into the config, so changing "
-    "the loaded config's model_info changes the built-in table (and every alias and later "
-    "load). Fix: ModelInfo(frozen=True), or copy the entry in _validate.",
-)
 def test_loaded_table_info_is_not_shared_with_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -358,10 +352,18 @@ def test_create_provider_builds_the_active_model(tmp_path: Path) -> None:
 
 def test_create_provider_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)  # "fast" has no apiKey of its own
-    config = load_models_config(write(tmp_path, TS_DOCUMENT))
+    document = copy.deepcopy(TS_DOCUMENT)
+    document["models"]["fast"]["enabled"] = True
+    config = load_models_config(write(tmp_path, document))
     provider = create_provider(config, "fast")
     assert provider.get_model().id == "claude-haiku-4-5"
     assert provider.get_model().info == MODELS["claude-haiku-4-5"]
+
+
+def test_create_provider_refuses_a_disabled_model(tmp_path: Path) -> None:
+    config = load_models_config(write(tmp_path, TS_DOCUMENT))
+    with pytest.raises(ProviderError, match="'fast' is disabled"):
+        create_provider(config, "fast")
 
 
 def test_create_provider_unknown_name_lists_the_models(tmp_path: Path) -> None:
