@@ -1,0 +1,720 @@
+"""The stream state machine and ChunkDecoder: order checks, chunks, usage sums, errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from provider.errors import (
+    AuthenticationError,
+    NetworkError,
+    OverloadedError,
+    ProviderError,
+    RateLimitError,
+)
+from provider.stream import ChunkDecoder, StreamMachine, decode_event
+from provider.types import (
+    MessageStreamChunk,
+    StopChunk,
+    TextChunk,
+    ThinkingChunk,
+    ToolUseChunk,
+    UsageChunk,
+)
+
+Event = tuple[str, dict[str, Any]]
+
+
+def sse(events: list[Event]) -> bytes:
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps({'type': name, **body})}\n\n".encode()
+        for name, body in events
+    )
+
+
+def start(**usage: Any) -> Event:
+    usage = usage or {"input_tokens": 10, "output_tokens": 1}
+    return (
+        "message_start",
+        {"message": {"id": "msg_1", "model": "claude-x", "role": "assistant", "usage": usage}},
+    )
+
+
+def block(index: int, kind: str = "text", **fields: Any) -> Event:
+    return ("content_block_start", {"index": index, "content_block": {"type": kind, **fields}})
+
+
+def delta(index: int, kind: str = "text_delta", **fields: Any) -> Event:
+    return ("content_block_delta", {"index": index, "delta": {"type": kind, **fields}})
+
+
+def text(index: int, value: str) -> Event:
+    return delta(index, "text_delta", text=value)
+
+
+def stop(index: int) -> Event:
+    return ("content_block_stop", {"index": index})
+
+
+def message_delta(stop_reason: str | None = "end_turn", **usage: Any) -> Event:
+    body: dict[str, Any] = {"delta": {"stop_reason": stop_reason, "stop_sequence": None}}
+    if usage:
+        body["usage"] = usage
+    return ("message_delta", body)
+
+
+END: Event = ("message_stop", {})
+PING: Event = ("ping", {})
+
+
+def decode(body: bytes) -> list[MessageStreamChunk]:
+    decoder = ChunkDecoder()
+    chunks = list(decoder.feed(body))
+    chunks += decoder.close()
+    assert decoder.done
+    return chunks
+
+
+def collect(body: bytes) -> tuple[list[MessageStreamChunk], ProviderError | None]:
+    """The chunks a stream gives, and the error it ends with, if any."""
+    decoder = ChunkDecoder()
+    chunks: list[MessageStreamChunk] = []
+    try:
+        for chunk in decoder.feed(body):
+            chunks.append(chunk)
+        for chunk in decoder.close():
+            chunks.append(chunk)
+    except ProviderError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+def usage_sum(chunks: list[MessageStreamChunk]) -> tuple[int, int, int, int, int]:
+    usages = [c for c in chunks if isinstance(c, UsageChunk)]
+    return (
+        sum(u.input_tokens for u in usages),
+        sum(u.output_tokens for u in usages),
+        sum(u.cache_write_tokens for u in usages),
+        sum(u.cache_read_tokens for u in usages),
+        sum(u.cache_write_1h_tokens for u in usages),
+    )
+
+
+def texts(chunks: list[MessageStreamChunk]) -> str:
+    return "".join(c.text for c in chunks if isinstance(c, TextChunk))
+
+
+# -- chunks ---------------------------------------------------------------------------------
+
+
+def test_a_text_stream() -> None:
+    body = sse(
+        [
+            start(input_tokens=17, output_tokens=1),
+            block(0, text=""),
+            PING,
+            text(0, "Hello"),
+            text(0, ""),
+            text(0, ", world"),
+            stop(0),
+            message_delta("end_turn", output_tokens=9),
+            END,
+        ]
+    )
+    assert decode(body) == [
+        UsageChunk(input_tokens=17, output_tokens=1),
+        TextChunk("Hello"),
+        TextChunk(", world"),
+        UsageChunk(output_tokens=8),
+        StopChunk("end_turn", None),
+    ]
+
+
+def test_thinking_signature_citations_and_redacted_thinking() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "thinking", thinking="", signature=""),
+            delta(0, "thinking_delta", thinking="Let me"),
+            delta(0, "thinking_delta", thinking=""),
+            delta(0, "thinking_delta", thinking=" think"),
+            delta(0, "signature_delta", signature="EoQDCm0IDhgC"),
+            stop(0),
+            block(1, "redacted_thinking", data="EmwKAhgBEgy3va3pzix"),
+            stop(1),
+            block(2, text=""),
+            delta(2, "citations_delta", citation={"type": "char_location", "cited_text": "x"}),
+            text(2, "Cited."),
+            stop(2),
+            message_delta("end_turn", output_tokens=30),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert [c for c in chunks if not isinstance(c, UsageChunk)] == [
+        ThinkingChunk("Let me"),
+        ThinkingChunk(" think"),
+        TextChunk("Cited."),
+        StopChunk("end_turn", None),
+    ]
+
+
+def test_a_block_that_starts_with_text_gives_it() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, text="Already "),
+            text(0, "here"),
+            stop(0),
+            block(1, "thinking", thinking="Pre"),
+            stop(1),
+            message_delta(),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert [c for c in chunks if isinstance(c, TextChunk | ThinkingChunk)] == [
+        TextChunk("Already "),
+        TextChunk("here"),
+        ThinkingChunk("Pre"),
+    ]
+
+
+def test_unknown_events_blocks_and_deltas_are_skipped() -> None:
+    body = sse(
+        [
+            ("message_annotation", {"x": 1}),
+            start(),
+            ("something_new", {"index": 5}),
+            block(0, "hologram", pixels=[1, 2]),
+            delta(0, "hologram_delta", pixels=[3]),
+            stop(0),
+            block(1, text=""),
+            delta(1, "sparkle_delta", amount=3),
+            text(1, "ok"),
+            stop(1),
+            message_delta(),
+            END,
+            ("after_the_end", {}),
+            PING,
+        ]
+    )
+    assert texts(decode(body)) == "ok"
+
+
+def test_the_stop_chunk_carries_the_stop_sequence() -> None:
+    body = sse(
+        [
+            start(),
+            ("message_delta", {"delta": {"stop_reason": "stop_sequence", "stop_sequence": "##"}}),
+            END,
+        ]
+    )
+    assert decode(body)[-1] == StopChunk("stop_sequence", "##")
+
+
+def test_a_message_delta_without_stop_reason_gives_no_stop_chunk() -> None:
+    body = sse([start(), message_delta(None, output_tokens=5), message_delta("max_tokens"), END])
+    chunks = decode(body)
+    assert [c for c in chunks if isinstance(c, StopChunk)] == [StopChunk("max_tokens", None)]
+    # One UsageChunk at message_start and one at each message_delta, zero or not.
+    assert [c for c in chunks if isinstance(c, UsageChunk)] == [
+        UsageChunk(input_tokens=10, output_tokens=1),
+        UsageChunk(output_tokens=4),
+        UsageChunk(),
+    ]
+
+
+# -- tool use -------------------------------------------------------------------------------
+
+
+def test_tool_input_pieces_are_joined_and_parsed_at_block_stop() -> None:
+    pieces = ['{"loc', 'ation": "San ', "Francisco", '", "unit": ["c"', "]}"]
+    body = sse(
+        [
+            start(),
+            block(0, text=""),
+            text(0, "Let me check."),
+            stop(0),
+            block(1, "tool_use", id="toolu_01", name="get_weather", input={}),
+            *[delta(1, "input_json_delta", partial_json=p) for p in ["", *pieces]],
+            stop(1),
+            message_delta("tool_use", output_tokens=40),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    tools = [c for c in chunks if isinstance(c, ToolUseChunk)]
+    assert tools == [
+        ToolUseChunk("toolu_01", "get_weather", {"location": "San Francisco", "unit": ["c"]})
+    ]
+    # Emitted at its block's stop: after the text, before the final usage.
+    assert chunks.index(tools[0]) == 2
+
+
+def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "tool_use", id="toolu_a", name="now", input={}),
+            delta(0, "input_json_delta", partial_json=""),
+            stop(0),
+            block(1, "tool_use", id="toolu_b", name="preset", input={"x": 1}),
+            stop(1),
+            message_delta("tool_use"),
+            END,
+        ]
+    )
+    tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
+    assert tools == [
+        ToolUseChunk("toolu_a", "now", {}),
+        ToolUseChunk("toolu_b", "preset", {"x": 1}),
+    ]
+
+
+def test_interleaved_tool_blocks_keep_their_own_input() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "tool_use", id="t0", name="a", input={}),
+            block(1, "tool_use", id="t1", name="b", input={}),
+            delta(1, "input_json_delta", partial_json='{"b":'),
+            delta(0, "input_json_delta", partial_json='{"a":'),
+            delta(0, "input_json_delta", partial_json="0}"),
+            delta(1, "input_json_delta", partial_json="1}"),
+            stop(1),
+            stop(0),
+            message_delta("tool_use"),
+            END,
+        ]
+    )
+    tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
+    assert tools == [ToolUseChunk("t1", "b", {"b": 1}), ToolUseChunk("t0", "a", {"a": 0})]
+
+
+@pytest.mark.parametrize("pieces", [['{"city": "Par'], ['{"a": 1}', "x"], ["[1, 2]"], ["42"]])
+def test_bad_tool_json_names_the_tool(pieces: list[str]) -> None:
+    body = sse(
+        [
+            start(),
+            block(0, text=""),
+            text(0, "Calling."),
+            stop(0),
+            block(1, "tool_use", id="toolu_bad", name="get_weather", input={}),
+            *[delta(1, "input_json_delta", partial_json=p) for p in pieces],
+            stop(1),
+            message_delta("tool_use"),
+            END,
+        ]
+    )
+    chunks, error = collect(body)
+    assert type(error) is ProviderError
+    assert "get_weather" in str(error)
+    assert "toolu_bad" in str(error)
+    assert texts(chunks) == "Calling."
+
+
+def test_server_tool_use_gives_no_tool_chunk() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "server_tool_use", id="srvtoolu_1", name="web_search", input={}),
+            delta(0, "input_json_delta", partial_json='{"query": "weather'),
+            delta(0, "input_json_delta", partial_json=' today"}'),
+            stop(0),
+            block(1, "web_search_tool_result", tool_use_id="srvtoolu_1", content=[]),
+            stop(1),
+            block(2, text=""),
+            text(2, "Sunny."),
+            stop(2),
+            message_delta("end_turn"),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert not [c for c in chunks if isinstance(c, ToolUseChunk)]
+    assert texts(chunks) == "Sunny."
+
+
+def test_broken_json_in_a_server_tool_block_is_not_our_business() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "server_tool_use", id="srvtoolu_1", name="web_search", input={}),
+            delta(0, "input_json_delta", partial_json='{"query": '),
+            stop(0),
+            message_delta("end_turn"),
+            END,
+        ]
+    )
+    assert decode(body)[-1] == StopChunk("end_turn", None)
+
+
+# -- usage ----------------------------------------------------------------------------------
+
+
+def test_usage_increases_sum_to_the_final_usage() -> None:
+    body = sse(
+        [
+            start(
+                input_tokens=598,
+                output_tokens=8,
+                cache_creation_input_tokens=100,
+                cache_read_input_tokens=50,
+                cache_creation={"ephemeral_5m_input_tokens": 40, "ephemeral_1h_input_tokens": 60},
+            ),
+            message_delta(
+                None,
+                input_tokens=598,
+                output_tokens=50,
+                cache_creation_input_tokens=100,
+                cache_read_input_tokens=50,
+            ),
+            message_delta("end_turn", output_tokens=92),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert usage_sum(chunks) == (598, 92, 100, 50, 60)
+    assert [c for c in chunks if isinstance(c, UsageChunk)][1:] == [
+        UsageChunk(output_tokens=42),
+        UsageChunk(output_tokens=42),
+    ]
+
+
+def test_gateway_zeros_at_start_and_real_counts_at_message_delta() -> None:
+    body = sse(
+        [
+            start(
+                input_tokens=0,
+                output_tokens=0,
+                cache_creation_input_tokens=0,
+                cache_read_input_tokens=0,
+            ),
+            block(0, text=""),
+            text(0, "x"),
+            stop(0),
+            message_delta(
+                "end_turn",
+                input_tokens=1200,
+                output_tokens=35,
+                cache_creation_input_tokens=300,
+                cache_read_input_tokens=900,
+                cache_creation={"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+            ),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert chunks[0] == UsageChunk()
+    assert usage_sum(chunks) == (1200, 35, 300, 900, 200)
+
+
+def test_fields_absent_or_null_in_message_delta_keep_their_value() -> None:
+    body = sse(
+        [
+            start(
+                input_tokens=500,
+                output_tokens=1,
+                cache_creation_input_tokens=70,
+                cache_read_input_tokens=30,
+                cache_creation={"ephemeral_1h_input_tokens": 70},
+            ),
+            # A real message_delta: cache counts without the cache_creation split.
+            message_delta(None, output_tokens=20, cache_read_input_tokens=None),
+            message_delta(
+                "end_turn", output_tokens=25, cache_creation={"ephemeral_5m_input_tokens": 0}
+            ),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert usage_sum(chunks) == (500, 25, 70, 30, 70)
+    assert [c for c in chunks if isinstance(c, UsageChunk)] == [
+        UsageChunk(500, 1, 70, 30, 70),
+        UsageChunk(output_tokens=19),
+        UsageChunk(output_tokens=5),
+    ]
+
+
+def test_the_1h_cache_split_can_grow_later() -> None:
+    body = sse(
+        [
+            start(input_tokens=5, output_tokens=1, cache_creation_input_tokens=0),
+            message_delta(
+                "end_turn",
+                cache_creation_input_tokens=1000,
+                cache_creation={"ephemeral_5m_input_tokens": 250, "ephemeral_1h_input_tokens": 750},
+            ),
+            END,
+        ]
+    )
+    assert usage_sum(decode(body)) == (5, 1, 1000, 0, 750)
+
+
+def test_a_message_start_without_usage() -> None:
+    body = sse(
+        [
+            ("message_start", {"message": {"id": "m"}}),
+            message_delta("end_turn", input_tokens=3, output_tokens=4),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert chunks[0] == UsageChunk()
+    assert usage_sum(chunks) == (3, 4, 0, 0, 0)
+
+
+# -- order ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([text(0, "x")], "content_block_delta before message_start"),
+        ([block(0)], "content_block_start before message_start"),
+        ([stop(0)], "content_block_stop before message_start"),
+        ([message_delta()], "message_delta before message_start"),
+        ([END], "message_stop before message_start"),
+        ([start(), start()], "message_start received twice"),
+        ([start(), block(0), block(0)], "content_block_start for block 0 that is already open"),
+        (
+            [start(), block(0), stop(0), block(0)],
+            "content_block_start for block 0 that already ended",
+        ),
+        ([start(), text(3, "x")], "content_block_delta for block 3 that was never started"),
+        ([start(), stop(2)], "content_block_stop for block 2 that was never started"),
+        (
+            [start(), block(0), stop(0), text(0, "x")],
+            "content_block_delta for block 0 that already stopped",
+        ),
+        (
+            [start(), block(0), stop(0), stop(0)],
+            "content_block_stop for block 0 that already stopped",
+        ),
+        ([start(), block(1), message_delta(), END], "message_stop while block 1 is still open"),
+        ([start(), END, start()], "message_start after message_stop"),
+        ([start(), END, block(0)], "content_block_start after message_stop"),
+        ([start(), END, text(0, "x")], "content_block_delta after message_stop"),
+        ([start(), END, message_delta()], "message_delta after message_stop"),
+        ([start(), END, END], "message_stop after message_stop"),
+    ],
+)
+def test_order_violations_name_the_event(events: list[Event], message: str) -> None:
+    _, error = collect(sse(events))
+    assert type(error) is ProviderError
+    assert message in str(error)
+
+
+def test_ping_and_unknown_events_after_message_stop_are_fine() -> None:
+    body = sse([start(), message_delta(), END, PING, ("later", {}), PING])
+    assert decode(body)[-1] == StopChunk("end_turn", None)
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_a_mid_stream_overloaded_error_comes_after_the_earlier_text() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, text=""),
+            text(0, "Half a"),
+            text(0, " sentence"),
+            ("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            text(0, "never seen"),
+        ]
+    )
+    decoder = ChunkDecoder()
+    seen: list[MessageStreamChunk] = []
+    with pytest.raises(OverloadedError) as caught:
+        for chunk in decoder.feed(body):
+            seen.append(chunk)
+    assert texts(seen) == "Half a sentence"
+    assert caught.value.status is None
+    assert caught.value.error_type == "overloaded_error"
+    assert "Overloaded" in str(caught.value)
+    assert not decoder.done
+    # The decoder stays failed.
+    with pytest.raises(OverloadedError):
+        list(decoder.close())
+
+
+@pytest.mark.parametrize(
+    ("error_type", "cls"),
+    [
+        ("rate_limit_error", RateLimitError),
+        ("authentication_error", AuthenticationError),
+        ("api_error", ProviderError),
+        ("a_new_error", ProviderError),
+    ],
+)
+def test_error_events_map_to_the_error_classes(error_type: str, cls: type[ProviderError]) -> None:
+    body = sse(
+        [start(), ("error", {"error": {"type": error_type, "message": "nope"}, "request_id": "r1"})]
+    )
+    chunks, error = collect(body)
+    assert type(error) is cls
+    assert error.error_type == error_type
+    assert error.request_id == "r1"
+    assert error.status is None
+    assert chunks == [UsageChunk(input_tokens=10, output_tokens=1)]
+
+
+def test_an_error_event_before_message_start() -> None:
+    body = sse([("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})])
+    _, error = collect(body)
+    assert isinstance(error, OverloadedError)
+
+
+def test_a_missing_message_stop_is_a_network_error_after_the_chunks() -> None:
+    body = sse([start(), block(0, text=""), text(0, "cut"), text(0, " off")])
+    chunks, error = collect(body)
+    assert type(error) is NetworkError
+    assert str(error) == "stream ended before message_stop"
+    assert texts(chunks) == "cut off"
+
+
+def test_a_partial_event_at_the_end_is_a_network_error() -> None:
+    body = sse([start(), block(0, text=""), text(0, "a")])
+    body += b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0'
+    chunks, error = collect(body)
+    assert type(error) is NetworkError
+    assert "stream ended before message_stop" in str(error)
+    assert "in the middle of an event" in str(error)
+    assert '"content_block_delta", "index": 0' in str(error)
+    assert texts(chunks) == "a"
+
+
+def test_an_empty_stream_is_a_network_error() -> None:
+    chunks, error = collect(b"")
+    assert chunks == []
+    assert type(error) is NetworkError
+
+
+def test_a_partial_event_after_message_stop_is_ignored() -> None:
+    body = sse([start(), message_delta(), END]) + b"data: {trail"
+    assert decode(body)[-1] == StopChunk("end_turn", None)
+
+
+def test_errors_surface_exactly_at_the_offending_event() -> None:
+    body = sse([start(), block(0, text=""), text(0, "one"), text(0, "two")])
+    body += b"event: content_block_delta\ndata: {not json}\n\n" + sse([text(0, "three")])
+    chunks, error = collect(body)
+    assert texts(chunks) == "onetwo"
+    assert type(error) is ProviderError
+    assert "content_block_delta" in str(error)
+    assert "{not json}" in str(error)
+
+
+def test_an_oversized_event_fails_after_the_earlier_chunks_of_the_same_feed() -> None:
+    body = sse([start(), block(0, text=""), text(0, "small")])
+    body += sse([text(0, "x" * 5_000)])
+    decoder = ChunkDecoder(max_event_size=1_000)
+    seen: list[MessageStreamChunk] = []
+    with pytest.raises(ProviderError, match="max_event_size"):
+        for chunk in decoder.feed(body):
+            seen.append(chunk)
+    assert texts(seen) == "small"
+    with pytest.raises(ProviderError, match="max_event_size"):
+        list(decoder.feed(b"data: more\n\n"))
+
+
+# -- ChunkDecoder mechanics -----------------------------------------------------------------
+
+
+FULL = sse(
+    [
+        start(),
+        block(0, text=""),
+        text(0, "a"),
+        text(0, "b"),
+        text(0, "c"),
+        stop(0),
+        message_delta("end_turn", output_tokens=3),
+        END,
+    ]
+)
+
+
+def test_a_dropped_iterator_loses_nothing() -> None:
+    expected = decode(FULL)
+    decoder = ChunkDecoder()
+    got: list[MessageStreamChunk] = []
+    half = len(FULL) // 2
+    iterator = decoder.feed(FULL[:half])
+    got.append(next(iterator))
+    del iterator  # dropped after one chunk
+    got += decoder.feed(FULL[half:])
+    got += decoder.close()
+    assert got == expected
+
+
+def test_a_dropped_iterator_in_the_middle_of_one_event_loses_nothing() -> None:
+    # message_delta gives two chunks (usage, stop); drop the iterator between them.
+    expected = decode(FULL)
+    decoder = ChunkDecoder()
+    got: list[MessageStreamChunk] = []
+    for chunk in decoder.feed(FULL):
+        got.append(chunk)
+        if isinstance(chunk, UsageChunk) and len(got) > 1:
+            break
+    assert not decoder.done
+    got += decoder.close()
+    assert got == expected
+    assert decoder.done
+
+
+def test_an_unconsumed_feed_is_processed_by_close() -> None:
+    decoder = ChunkDecoder()
+    decoder.feed(FULL)  # never iterated
+    assert list(decoder.close()) == decode(FULL)
+
+
+def test_done_turns_true_at_message_stop() -> None:
+    decoder = ChunkDecoder()
+    cut = FULL.index(b"event: message_stop")
+    list(decoder.feed(FULL[:cut]))
+    assert not decoder.done
+    list(decoder.feed(FULL[cut:]))
+    assert decoder.done
+
+
+def test_data_only_events_give_the_same_chunks() -> None:
+    # A gateway that drops the "event:" lines: the data's "type" picks the decoder.
+    stripped = b"\n".join(line for line in FULL.split(b"\n") if not line.startswith(b"event:"))
+    assert b"event:" not in stripped
+    assert decode(stripped) == decode(FULL)
+
+
+def test_feed_after_close_is_an_error() -> None:
+    decoder = ChunkDecoder()
+    list(decoder.feed(FULL))
+    list(decoder.close())
+    with pytest.raises(ProviderError, match="after close"):
+        decoder.feed(b"")
+
+
+def test_stream_machine_on_its_own() -> None:
+    machine = StreamMachine()
+    events = [decode_event(name, json.dumps({"type": name, **body})) for name, body in FULL_EVENTS]
+    out: list[MessageStreamChunk] = []
+    for event in events:
+        out += machine.process(event)
+    assert machine.done
+    assert out == decode(FULL)
+    assert machine.process(None) == []
+
+
+FULL_EVENTS: list[Event] = [
+    start(),
+    block(0, text=""),
+    text(0, "a"),
+    text(0, "b"),
+    text(0, "c"),
+    stop(0),
+    message_delta("end_turn", output_tokens=3),
+    END,
+]
