@@ -24,6 +24,7 @@ import re
 import secrets
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -265,6 +266,15 @@ def _split_target(target: str) -> tuple[str, str]:
     return path, query
 
 
+def _reason(status: int) -> str:
+    if status == 529:
+        return "Overloaded"  # Anthropic's own status, unknown to the standard library
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -320,9 +330,10 @@ class ReplayServer:
         self.record_requests = record_requests
         #: Every request answered, in order (only when ``record_requests``).
         self.requests: list[RecordedRequest] = []
-        #: How many responses were cut short because the client went away.
+        #: How many responses were cut short because the client went away (closed its end).
         self.disconnects = 0
-        #: Body pieces sent so far, over all responses.
+        #: Stream pieces (chunks) sent so far, over all responses; whole-body replies such as
+        #: JSON errors do not count.
         self.pieces_sent = 0
         self._single, self._fixtures = self._load(Path(source), chunk_size, pause_after_events)
         self._connections = 0
@@ -391,7 +402,8 @@ class ReplayServer:
     async def wait_for_disconnects(self, count: int = 1) -> None:
         """Return once ``count`` responses in all have been cut short by their client."""
         while self.disconnects < count:
-            assert self._disconnect_seen is not None, "the server is not running"
+            if self._disconnect_seen is None:
+                raise RuntimeError("ReplayServer was never started")
             await self._disconnect_seen.wait()
 
     def _note_disconnect(self) -> None:
@@ -548,7 +560,14 @@ class ReplayServer:
         if not reply.streamed:
             length = sum(len(piece) for piece in reply.pieces)
             headers = [*reply.headers, ("content-length", str(length))]
-            data = conn.send(h11.Response(status_code=reply.status, headers=headers)) or b""
+            data = (
+                conn.send(
+                    h11.Response(
+                        status_code=reply.status, headers=headers, reason=_reason(reply.status)
+                    )
+                )
+                or b""
+            )
             for piece in reply.pieces:
                 data += conn.send(h11.Data(data=piece)) or b""
             data += conn.send(h11.EndOfMessage()) or b""
@@ -561,7 +580,9 @@ class ReplayServer:
             return
         # No content-length: h11 frames the body with chunked encoding (close-delimited for an
         # HTTP/1.0 client), one chunk per piece.
-        response = h11.Response(status_code=reply.status, headers=reply.headers)
+        response = h11.Response(
+            status_code=reply.status, headers=reply.headers, reason=_reason(reply.status)
+        )
         completed = False
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(self._watch_for_close, stream, conn, task_group.cancel_scope)
@@ -601,6 +622,8 @@ class ReplayServer:
         """While a response streams, notice the client closing and stop the stream.
 
         Bytes that arrive meanwhile are a pipelined next request: h11 keeps them for later.
+        End-of-stream counts as a disconnect even when it is only a half-close (``nc -N``):
+        HTTP clients that stream do not half-close, and a held stream must notice a real close.
         """
         while True:
             data = await self._receive(stream)

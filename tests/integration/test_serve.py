@@ -32,6 +32,7 @@ from provider.serve import (
 )
 
 REAL_STREAMS = Path("/work/shared/real-streams")
+PROJECT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 API_KEY = "sk-ant-api03-NOT-A-REAL-KEY-but-secret-shaped-0123456789"
 REQUEST = {
     "model": "claude-haiku-4-5",
@@ -151,6 +152,7 @@ def sse_text(body: bytes) -> tuple[list[str], str]:
 class RawResponse(msgspec.Struct):
     informational: list[int]
     status: int
+    reason: str
     headers: dict[str, str]
     chunks: list[bytes]
     body: bytes
@@ -231,6 +233,7 @@ async def raw_exchange(
     return RawResponse(
         informational=informational,
         status=response.status_code,
+        reason=response.reason.decode(),
         headers={k.decode(): v.decode() for k, v in response.headers},
         chunks=chunks,
         body=body_seen,
@@ -320,7 +323,7 @@ async def test_streams_one_chunk_per_event(corpus: Path) -> None:
     async with ReplayServer(corpus) as server:
         with anyio.fail_after(TIMEOUT):
             raw = await raw_exchange(server.url, body=json.dumps(REQUEST).encode())
-    assert raw.status == 200
+    assert (raw.status, raw.reason) == (200, "OK")
     assert raw.headers["transfer-encoding"] == "chunked"
     assert "content-length" not in raw.headers
     assert raw.headers["content-type"] == "text/event-stream"
@@ -475,7 +478,7 @@ async def test_fixture_header_selects_and_fixture_status_and_headers_are_honoure
                 endpoint(server), json=REQUEST, headers={FIXTURE_HEADER: "ratelimit"}
             )
     assert default.content == HAIKU and other.content == OTHER
-    assert limited.status_code == 429
+    assert (limited.status_code, limited.reason_phrase) == (429, "Too Many Requests")
     assert limited.headers["retry-after"] == "7"
     assert limited.headers["content-length"] == str(len(RATE_LIMIT))
     assert limited.content == RATE_LIMIT
@@ -701,6 +704,28 @@ async def test_official_sdk_reads_the_stream(corpus: Path) -> None:
     assert credentials and set(credentials.values()) == {"<redacted>"}
     assert "sk-ant-test" not in repr(server.requests)
     assert recorded.json["stream"] is True
+
+
+@pytest.mark.anyio
+async def test_the_project_corpus_is_served_as_recorded() -> None:
+    from provider.fixtures import fixture_paths, load_fixture
+
+    if not PROJECT_FIXTURES.is_dir():
+        pytest.skip(f"{PROJECT_FIXTURES} is absent")
+    fixtures = [load_fixture(p) for p in fixture_paths(PROJECT_FIXTURES)]
+    async with ReplayServer(PROJECT_FIXTURES) as server, httpx.AsyncClient() as client:
+        assert server.fixture_names == sorted(f.name for f in fixtures)
+        for fixture in fixtures:
+            with anyio.fail_after(TIMEOUT):
+                response = await client.post(
+                    endpoint(server), json=REQUEST, headers={FIXTURE_HEADER: fixture.name}
+                )
+            assert response.status_code == fixture.status, fixture.name
+            assert response.content == fixture.body, fixture.name
+            for name, value in fixture.headers.items():
+                if name not in ("content-length", "transfer-encoding", "connection"):
+                    assert response.headers[name] == value, (fixture.name, name)
+            assert response.headers["request-id"].startswith("req_")
 
 
 def real_streams() -> list[Any]:
