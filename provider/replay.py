@@ -101,17 +101,19 @@ class ReplayTransport(httpx.AsyncBaseTransport):
     Example (pytest)::
 
         import httpx, pytest
-        from provider import AnthropicProvider, Message, ProviderConfig, TextChunk
+        from provider import MODELS, AnthropicProvider, Message, ProviderConfig, TextChunk
         from provider.replay import ReplayTransport
 
         @pytest.mark.anyio
         async def test_haiku():
             transport = ReplayTransport("fixtures/haiku.sse", chunk_size=16)
+            config = ProviderConfig(model_id="claude-sonnet-4-5", api_key="sk-ant-test",
+                                    model_info=MODELS["claude-sonnet-4-5"])
             async with httpx.AsyncClient(transport=transport) as client:
-                p = AnthropicProvider(ProviderConfig(model_id="claude-sonnet-4-5",
-                                                     api_key="sk-ant-test"), http_client=client)
+                p = AnthropicProvider(config, http_client=client)
                 chunks = [c async for c in p.create_message("", [Message("user", "Hi")])]
-            assert "".join(c.text for c in chunks if isinstance(c, TextChunk))
+            text = "".join(c.text for c in chunks if isinstance(c, TextChunk))
+            assert text.startswith("Bytes drift down the wire")
             assert transport.requests[0].headers["anthropic-version"] == "2023-06-01"
 
     ``sleep`` replaces ``anyio.sleep`` for the pauses (tests can count them instead of waiting).

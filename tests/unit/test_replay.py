@@ -327,6 +327,8 @@ async def test_early_stop_keeps_what_arrived(tmp_path: Path) -> None:
     ):
         raw = response.aiter_raw()
         received = await raw.__anext__() + await raw.__anext__()
+        # Written as the caller consumes it, not at the end.
+        assert (tmp_path / "part.sse").read_bytes() == received
         await response.aclose()
         assert [piece async for piece in raw] == []
     recorded = (tmp_path / "part.sse").read_bytes()
