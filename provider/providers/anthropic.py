@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from types import TracebackType
+from typing import cast
 
 import anyio
 import httpx
@@ -21,6 +23,7 @@ from ..endpoint import ANTHROPIC_VERSION, DEFAULT_BASE_URL, encode_body, message
 from ..errors import NetworkError, ProviderError
 from ..http_errors import error_from_response, snippet
 from ..retry import backoff_delay, should_retry
+from ..stream import ChunkDecoder
 from ..types import Message, MessageStreamChunk, ProviderConfig
 
 __all__ = ["DEFAULT_TIMEOUT", "AnthropicProvider"]
@@ -31,6 +34,12 @@ logger = logging.getLogger("provider")
 # pings never times out, a silent connection does.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 _MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
+_DRAIN_GRACE = 1.0  # seconds to wait for the end of the body after message_stop
+
+
+def _body(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    # httpx types aiter_bytes() as an AsyncIterator, but it is a generator: it has aclose().
+    return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
 
 
 class AnthropicProvider(BaseProvider):
@@ -106,8 +115,6 @@ class AnthropicProvider(BaseProvider):
         Raises a ProviderError subclass on any failure, after every chunk that arrived was
         yielded. Stopping early (``break``, ``aclose()``, cancellation) closes the response.
         """
-        from ..stream import ChunkDecoder  # TEMP: top-level once provider.stream lands
-
         body = encode_body(self.config.model_id, self._max_tokens, system_prompt, messages)
         client = self._http()
         request = client.build_request(
@@ -124,12 +131,14 @@ class AnthropicProvider(BaseProvider):
                     await self._check(response)
                     decoder = ChunkDecoder()
                     try:
-                        async for data in response.aiter_bytes():
-                            for chunk in decoder.feed(data):
-                                yielded = True
-                                yield chunk
-                            if decoder.done:
-                                break
+                        async with aclosing(_body(response)) as stream:
+                            async for data in stream:
+                                for chunk in decoder.feed(data):
+                                    yielded = True
+                                    yield chunk
+                                if decoder.done:
+                                    await self._drain(stream, decoder)
+                                    break
                         for chunk in decoder.close():
                             yielded = True
                             yield chunk
@@ -153,6 +162,16 @@ class AnthropicProvider(BaseProvider):
                     "retrying in %.2fs (attempt %d of %d): %s", delay, attempt, self.max_retries, e
                 )
                 await anyio.sleep(delay)
+
+    async def _drain(self, body: AsyncIterator[bytes], decoder: ChunkDecoder) -> None:
+        """Read what follows ``message_stop`` (normally just the end of the body), so that the
+        connection returns to the pool instead of being dropped. A server that keeps the
+        response open past ``message_stop`` gets a short grace period, not a hang."""
+        with anyio.move_on_after(_DRAIN_GRACE):
+            async for data in body:
+                # After message_stop the machine yields nothing; it raises on stray events.
+                for _ in decoder.feed(data):
+                    pass
 
     def _retry_delay(
         self, error: ProviderError, attempt: int, yielded: bool, headers: httpx.Headers | None
@@ -199,11 +218,12 @@ class AnthropicProvider(BaseProvider):
         parts: list[bytes] = []
         size = 0
         try:
-            async for data in response.aiter_bytes():
-                parts.append(data)
-                size += len(data)
-                if size >= _MAX_ERROR_BODY:
-                    break
+            async with aclosing(_body(response)) as stream:
+                async for data in stream:
+                    parts.append(data)
+                    size += len(data)
+                    if size >= _MAX_ERROR_BODY:
+                        break
         except httpx.HTTPError as e:
             raise self._transport_error(e, "while reading an error response") from e
         return b"".join(parts)[:_MAX_ERROR_BODY]
