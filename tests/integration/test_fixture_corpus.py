@@ -338,30 +338,11 @@ async def run_provider(
     return chunks, error, transport
 
 
-# Known bug in the shell, found by this corpus: AnthropicProvider leaves the loop over
-# response.aiter_bytes() with `break` once message_stop is decoded, without closing that async
-# generator; httpx's generators are then finalised by the GC, which trio reports as a
-# ResourceWarning (an error under this suite's filterwarnings). strict: remove when fixed.
-TRIO_UNCLOSED_AITER = pytest.mark.xfail(
-    reason="AnthropicProvider breaks out of response.aiter_bytes() without aclosing it: "
-    "trio ResourceWarning 'Async generator ... garbage collected before it had been exhausted'",
-    strict=True,
-)
-
-
-def mark_trio_stream_bug(request: pytest.FixtureRequest, backend: str, fixture: Fixture) -> None:
-    if backend == "trio" and is_event_stream(fixture):
-        request.applymarker(TRIO_UNCLOSED_AITER)
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("chunk_size", [None, 1, 7], ids=["whole", "1byte", "7bytes"])
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-async def test_fixture_through_anthropic_provider(
-    path: Path, chunk_size: int | None, request: pytest.FixtureRequest, anyio_backend: str
-) -> None:
+async def test_fixture_through_anthropic_provider(path: Path, chunk_size: int | None) -> None:
     fixture = load_fixture(path)
-    mark_trio_stream_bug(request, anyio_backend, fixture)
     chunks, error, transport = await run_provider(path, chunk_size)
     out = outcome_of(chunks, error)
     check(out, expect_of(fixture))
@@ -376,10 +357,7 @@ async def test_fixture_through_anthropic_provider(
 
 
 @pytest.mark.anyio
-async def test_crlf_yields_exactly_the_same_chunks(
-    request: pytest.FixtureRequest, anyio_backend: str
-) -> None:
-    mark_trio_stream_bug(request, anyio_backend, FIXTURES_BY_NAME["haiku.sse"])
+async def test_crlf_yields_exactly_the_same_chunks() -> None:
     lf, _, _ = await run_provider(FIXTURES / "haiku.sse", chunk_size=3)
     crlf, _, _ = await run_provider(FIXTURES / "haiku_crlf.sse", chunk_size=3)
     bom, _, _ = await run_provider(FIXTURES / "bom.sse", chunk_size=1)

@@ -23,7 +23,7 @@ from provider import (
     ProviderError,
     TextChunk,
 )
-from provider.fixtures import Fixture, fixture_paths, load_fixture
+from provider.fixtures import fixture_paths, load_fixture
 from provider.replay import RecordingTransport, ReplayTransport
 
 pytestmark = pytest.mark.anyio
@@ -31,23 +31,6 @@ pytestmark = pytest.mark.anyio
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PATHS = fixture_paths(FIXTURES)
 SECRET = "sk-ant-test-SECRET"
-
-# The same known shell bug as in test_fixture_corpus.py: under trio, a 200 stream leaves
-# httpx's aiter_bytes generator to the GC (ResourceWarning). strict: remove when fixed.
-TRIO_UNCLOSED_AITER = pytest.mark.xfail(
-    reason="AnthropicProvider breaks out of response.aiter_bytes() without aclosing it",
-    strict=True,
-)
-
-
-def is_event_stream(fixture: Fixture) -> bool:
-    return fixture.status == 200 and fixture.headers["content-type"].startswith("text/event-stream")
-
-
-def mark_trio_stream_bug(request: pytest.FixtureRequest, backend: str, fixture: Fixture) -> None:
-    if backend == "trio" and is_event_stream(fixture):
-        request.applymarker(TRIO_UNCLOSED_AITER)
-
 
 Run = tuple[list[MessageStreamChunk], ProviderError | None]
 
@@ -102,10 +85,9 @@ def assert_no_secret(directory: Path) -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 async def test_record_then_replay_gives_identical_bytes_and_chunks(
-    path: Path, tmp_path: Path, request: pytest.FixtureRequest, anyio_backend: str
+    path: Path, tmp_path: Path
 ) -> None:
     source = load_fixture(path)
-    mark_trio_stream_bug(request, anyio_backend, source)
     target = tmp_path / f"rec{path.suffix}"
     recorder = RecordingTransport(ReplayTransport(path, chunk_size=5), target)
     live = await run(recorder)
@@ -124,11 +106,8 @@ async def test_record_then_replay_gives_identical_bytes_and_chunks(
     assert live[0] or live[1]  # something happened
 
 
-async def test_stopping_early_records_a_prefix_that_replays_as_a_cut_stream(
-    tmp_path: Path, request: pytest.FixtureRequest, anyio_backend: str
-) -> None:
+async def test_stopping_early_records_a_prefix_that_replays_as_a_cut_stream(tmp_path: Path) -> None:
     source = load_fixture(FIXTURES / "long_unicode.sse")
-    mark_trio_stream_bug(request, anyio_backend, source)
     target = tmp_path / "partial.sse"
     recorder = RecordingTransport(ReplayTransport(source, chunk_size=64), target)
     chunks, error = await run(recorder, stop_after=10)
@@ -179,11 +158,8 @@ async def loopback_server(head: bytes, body: bytes, piece: int) -> AsyncIterator
             group.cancel_scope.cancel()
 
 
-async def test_recording_a_real_http_response_keeps_the_raw_encoded_bytes(
-    tmp_path: Path, request: pytest.FixtureRequest, anyio_backend: str
-) -> None:
+async def test_recording_a_real_http_response_keeps_the_raw_encoded_bytes(tmp_path: Path) -> None:
     source = load_fixture(FIXTURES / "tool_use.sse")
-    mark_trio_stream_bug(request, anyio_backend, source)
     compressed = gzip.compress(source.body, mtime=0)
     head = (
         b"HTTP/1.1 200 OK\r\n"
