@@ -263,6 +263,9 @@ def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
             stop(0),
             block(1, "tool_use", id="toolu_b", name="preset", input={"x": 1}),
             stop(1),
+            block(2, "tool_use", id="toolu_c", name="blank", input={}),
+            delta(2, "input_json_delta", partial_json=" "),
+            stop(2),
             message_delta("tool_use"),
             END,
         ]
@@ -271,6 +274,7 @@ def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
     assert tools == [
         ToolUseChunk("toolu_a", "now", {}),
         ToolUseChunk("toolu_b", "preset", {"x": 1}),
+        ToolUseChunk("toolu_c", "blank", {}),
     ]
 
 
