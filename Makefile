@@ -27,7 +27,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy --strict provider
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench
