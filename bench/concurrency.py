@@ -1,0 +1,103 @@
+"""Concurrency: many streams at once from one process against a loopback server.
+
+The server runs in its own process and paces each stream as a model would (a burst of events
+every interval), so the client process's wall time, CPU seconds and peak RSS are the client's
+own. Every stream's joined text is checked against what the server sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from .loopback import expected_text, server_process
+from .stats import Stat, peak_rss, run_worker
+
+__all__ = ["ConcurrencyResult", "PeerConcurrency", "concurrent_worker", "run"]
+
+PEERS = ("provider", "sdk_raw", "sdk_helper")
+
+
+async def _concurrent(peer: str, count: int, url: str, deltas: int) -> dict[str, float]:
+    from . import clients
+
+    expected = expected_text(deltas)
+    if peer == "provider":
+        provider, http = clients.make_provider(base_url=url)
+
+        def one() -> Awaitable[str]:
+            return clients.provider_text(provider)
+
+        close: Callable[[], Awaitable[None]] = http.aclose
+    else:
+        sdk = clients.make_sdk(base_url=url)
+        stream = clients.sdk_raw_text if peer == "sdk_raw" else clients.sdk_helper_text
+
+        def one() -> Awaitable[str]:
+            return stream(sdk)
+
+        close = sdk.close
+    try:
+        if await one() != expected:  # warm-up: lazy imports, first connection
+            raise RuntimeError(f"{peer}: wrong text")
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        texts = await asyncio.gather(*(one() for _ in range(count)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        await close()
+    wrong = sum(text != expected for text in texts)
+    if wrong:
+        raise RuntimeError(f"{peer}: {wrong} of {count} streams carried the wrong text")
+    return {"wall": wall, "cpu": cpu, "peak_rss": peak_rss()}
+
+
+def concurrent_worker(peer: str, count: int, url: str, deltas: int) -> dict[str, float]:
+    return asyncio.run(_concurrent(peer, count, url, deltas))
+
+
+class PeerConcurrency(msgspec.Struct):
+    peer: str
+    wall_s: Stat
+    cpu_s: Stat
+    peak_rss_mb: Stat
+
+
+class ConcurrencyResult(msgspec.Struct):
+    streams: int
+    deltas: int
+    burst: int
+    interval: float
+    peers: list[PeerConcurrency]
+
+    def get(self, peer: str) -> PeerConcurrency:
+        return next(p for p in self.peers if p.peer == peer)
+
+
+def run(
+    streams: int = 500, deltas: int = 200, burst: int = 10, interval: float = 0.05, runs: int = 3
+) -> ConcurrencyResult:
+    raw: dict[str, list[dict[str, float]]] = {p: [] for p in PEERS}
+    with server_process("paced", deltas, burst, interval) as url:
+        for _ in range(runs):
+            for peer in PEERS:
+                raw[peer].append(run_worker("concurrent", peer, str(streams), url, str(deltas)))
+    return ConcurrencyResult(
+        streams=streams,
+        deltas=deltas,
+        burst=burst,
+        interval=interval,
+        peers=[
+            PeerConcurrency(
+                peer=p,
+                wall_s=Stat.of([r["wall"] for r in rs]),
+                cpu_s=Stat.of([r["cpu"] for r in rs]),
+                peak_rss_mb=Stat.of([r["peak_rss"] / 1e6 for r in rs]),
+            )
+            for p, rs in raw.items()
+        ],
+    )
