@@ -14,8 +14,8 @@ It follows the WHATWG event-stream rules
 
 Two things go beyond the spec, for an API client: an event that is still incomplete when the
 input ends is reported (``close`` raises ``NetworkError``) instead of being dropped silently,
-and an event larger than ``max_event_size`` raises ``ProviderError`` instead of growing without
-bound.
+and an event whose data is larger than ``max_event_size`` (or any line longer than that plus
+the 6 bytes of ``data: ``) raises ``ProviderError`` instead of growing without bound.
 
 The framer works on bytes: ``data`` is handed on undecoded, since msgspec decodes JSON from
 bytes directly.
@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEEvent", "SSEFramer"]
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _QUOTE = 80  # how much of a partial event an error message quotes
+_PREFIX = len(b"data: ")  # a line may be this much longer than max_event_size
 
 
 class SSEEvent(msgspec.Struct, frozen=True, gc=False):
@@ -191,11 +192,12 @@ class SSEFramer:
             rest = data[end:]
             tail.append(rest)
             self._tail_size += len(rest)
-        pending = self._tail_size + self._more_size
-        if self._data is not None:
-            pending += len(self._data)
-        if pending > self._max:
-            raise self._too_large(self._pending_start() or b"".join(tail[:2])[:_QUOTE])
+        # The memory bound between pieces. Both tests are lower bounds of what the one-piece
+        # path checks (the event's data, each line), so the outcome does not depend on the split.
+        if self._tail_size > self._max + _PREFIX:
+            raise self._too_large(b"".join(tail[:2]))
+        if self._data is not None and len(self._data) + self._more_size > self._max:
+            raise self._too_large(self._pending_start())
 
     def _scan(
         self, data: bytes, start: int, end: int, append: Callable[[SSEEvent], object]
@@ -211,7 +213,7 @@ class SSEFramer:
                 last_id = self._last_id
                 clean = self._event is None and self._data is None and self._retry is None
             elif clean:
-                if checked and len(payload) > self._max:
+                if checked and (len(payload) > self._max or len(event) > self._max + _PREFIX + 1):
                     raise self._too_large(payload)
                 name = names.get(event)
                 if name is None:
@@ -226,6 +228,8 @@ class SSEFramer:
                 clean = True
 
     def _line(self, line: bytes, append: Callable[[SSEEvent], object]) -> None:
+        if len(line) > self._max + _PREFIX:
+            raise self._too_large(line)
         if not line:
             self._dispatch(append)
             return
