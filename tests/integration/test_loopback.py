@@ -53,7 +53,7 @@ async def test_first_chunk_arrives_while_the_server_holds_the_rest() -> None:
                 if isinstance(chunk, TextChunk) and not server.resume.is_set():
                     # The caller holds text while the rest of the stream is still unsent.
                     assert chunk.text == "Bytes"
-                    assert server.paused.is_set()
+                    await server.paused.wait()
                     assert server.pieces_sent == FIRST_TEXT_EVENT
                     server.resume.set()
     text = "".join(c.text for c in chunks if isinstance(c, TextChunk))
