@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Mapping, Sequence
 
 import httpx
 import msgspec
 
 from .errors import ProviderError
-from .types import Message
+from .types import Message, ProviderConfig
 
-__all__ = ["ANTHROPIC_VERSION", "DEFAULT_BASE_URL", "MessagesRequest", "messages_url"]
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "DEFAULT_BASE_URL",
+    "MessagesRequest",
+    "check_secure",
+    "messages_url",
+    "request_headers",
+]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 # The version the API documents and the recorded streams used; newer ones are opt-in since a
@@ -35,6 +43,55 @@ def messages_url(base_url: str) -> str:
     if not path.endswith("/v1"):
         path += "/v1"
     return str(url.copy_with(path=path + "/messages"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secure(url: str, allow_insecure_http: bool) -> None:
+    """Refuse to send credentials in clear text across a network: plain ``http://`` is fine
+    to a loopback host (a local gateway or replay server), anywhere else only when allowed."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.host):
+        raise ProviderError(
+            f"Refusing to send credentials over plain http to {parsed.host}: use https, or set "
+            "ProviderConfig(allow_insecure_http=True) for a trusted network"
+        )
+
+
+def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """The headers of every request: credentials, version, content type, then the config's
+    extra headers (which may add a gateway's own auth or override ``anthropic-version``)."""
+    api_key, auth_token = config.api_key, config.auth_token
+    if not api_key and not auth_token:
+        # Only when the config names no credential: never mix explicit and inherited ones,
+        # which would send a real key to a gateway that was given a token.
+        api_key = environ.get("ANTHROPIC_API_KEY")
+        if not api_key:
+            auth_token = environ.get("ANTHROPIC_AUTH_TOKEN")
+    if not api_key and not auth_token:
+        raise ProviderError(
+            "No API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a gateway), "
+            "or pass ProviderConfig(api_key=...)"
+        )
+    headers = {
+        "anthropic-version": config.anthropic_version or ANTHROPIC_VERSION,
+        "content-type": "application/json",
+        "accept": "text/event-stream",
+    }
+    if api_key:
+        headers["x-api-key"] = api_key
+    if auth_token:
+        headers["authorization"] = f"Bearer {auth_token}"
+    for name, value in (config.headers or {}).items():
+        headers[name.lower()] = value
+    return headers
 
 
 class MessagesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):

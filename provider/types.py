@@ -125,13 +125,25 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
 
 
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
-    """How to reach one model. ``api_key`` and ``base_url`` default from the environment
-    (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``) when the provider is built."""
+    """How to reach one model.
+
+    Credentials: ``api_key`` is sent as ``x-api-key``; ``auth_token`` as ``Authorization:
+    Bearer`` (for gateways that want a token instead). With neither set, the provider reads
+    ``ANTHROPIC_API_KEY``, else ``ANTHROPIC_AUTH_TOKEN``; an explicit one is never mixed with the
+    environment's. ``base_url`` defaults to ``ANTHROPIC_BASE_URL``, else the public API.
+    ``headers`` are added to every request (a gateway's own auth, ``anthropic-beta`` …);
+    ``anthropic_version`` defaults to ``2023-06-01``. Credentials are refused over plain
+    ``http://`` to a host that is not loopback unless ``allow_insecure_http`` is set.
+    """
 
     model_id: str = ""
     model_info: ModelInfo | None = None
     api_key: str | None = None
     base_url: str | None = None
+    auth_token: str | None = None
+    headers: dict[str, str] | None = None
+    anthropic_version: str | None = None
+    allow_insecure_http: bool = False
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.__rich_repr__())
@@ -140,12 +152,17 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel", 
     __str__ = __repr__
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        # The key is masked here, which also covers repr, str, rich and pytest's diffs.
+        # Secrets are masked here, which also covers repr, str, rich and pytest's diffs.
+        # Header values are masked too: a gateway's own credentials travel there.
         return [
             ("model_id", self.model_id),
             ("model_info", self.model_info),
             ("api_key", None if self.api_key is None else "***"),
             ("base_url", self.base_url),
+            ("auth_token", None if self.auth_token is None else "***"),
+            ("headers", None if self.headers is None else dict.fromkeys(self.headers, "***")),
+            ("anthropic_version", self.anthropic_version),
+            ("allow_insecure_http", self.allow_insecure_http),
         ]
 
 

@@ -19,7 +19,13 @@ import httpx
 
 from ..base import BaseProvider
 from ..constants import DEFAULT_MAX_TOKENS
-from ..endpoint import ANTHROPIC_VERSION, DEFAULT_BASE_URL, encode_body, messages_url
+from ..endpoint import (
+    DEFAULT_BASE_URL,
+    check_secure,
+    encode_body,
+    messages_url,
+    request_headers,
+)
 from ..errors import NetworkError, ProviderError
 from ..http_errors import error_from_response, snippet
 from ..retry import backoff_delay, should_retry
@@ -46,9 +52,11 @@ class AnthropicProvider(BaseProvider):
     """Streams the Anthropic Messages API as typed chunks.
 
     ``http_client``: an ``httpx.AsyncClient`` to use (and leave open); by default the provider
-    makes its own, closed by ``aclose()`` or ``async with``. ``max_retries``: extra attempts
-    for connection failures and 408/409/429/5xx/529 answers, made only before the first chunk
-    reaches the caller. ``timeout``: seconds or an ``httpx.Timeout``.
+    makes its own, closed by ``aclose()`` or ``async with``, which honours ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` / ``NO_PROXY``, or uses ``proxy`` (a URL or ``httpx.Proxy``) when given.
+    ``max_retries``: extra attempts for connection failures and 408/409/429/5xx/529 answers,
+    made only before the first chunk reaches the caller. ``timeout``: seconds or an
+    ``httpx.Timeout``.
     """
 
     def __init__(
@@ -58,27 +66,22 @@ class AnthropicProvider(BaseProvider):
         http_client: httpx.AsyncClient | None = None,
         max_retries: int = 2,
         timeout: float | httpx.Timeout | None = None,
+        proxy: str | httpx.Proxy | None = None,
         retry_base_delay: float = 0.5,
     ) -> None:
         super().__init__(config)
         if max_retries < 0:
             raise ProviderError(f"max_retries must be >= 0, got {max_retries}")
-        api_key = config.api_key or os.environ.get("ANTHROPIC_API_KEY")
-        if not api_key:
-            raise ProviderError(
-                "No API key: set ANTHROPIC_API_KEY or pass ProviderConfig(api_key=...)"
-            )
+        if proxy is not None and http_client is not None:
+            raise ProviderError("Pass proxy= to your own http_client, not to the provider")
         base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.url = messages_url(base_url)
+        check_secure(self.url, config.allow_insecure_http)
+        self._headers = request_headers(config, os.environ)
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
-        self._headers = {
-            "x-api-key": api_key,
-            "anthropic-version": ANTHROPIC_VERSION,
-            "content-type": "application/json",
-            "accept": "text/event-stream",
-        }
+        self._proxy = proxy
         self._client = http_client
         self._owns_client = http_client is None
         info = self.get_model().info
@@ -103,7 +106,8 @@ class AnthropicProvider(BaseProvider):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            # trust_env (httpx's default) honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
+            self._client = httpx.AsyncClient(timeout=self.timeout, proxy=self._proxy)
         return self._client
 
     async def create_message(
