@@ -29,7 +29,7 @@ from ..endpoint import (
 from ..errors import NetworkError, ProviderError
 from ..http_errors import error_from_response, snippet
 from ..retry import backoff_delay, should_retry
-from ..stream import ChunkDecoder
+from ..stream import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 from ..types import Message, MessageStreamChunk, ProviderConfig
 
 __all__ = ["DEFAULT_TIMEOUT", "AnthropicProvider"]
@@ -56,7 +56,8 @@ class AnthropicProvider(BaseProvider):
     ``HTTP_PROXY`` / ``NO_PROXY``, or uses ``proxy`` (a URL or ``httpx.Proxy``) when given.
     ``max_retries``: extra attempts for connection failures and 408/409/429/5xx/529 answers,
     made only before the first chunk reaches the caller. ``timeout``: seconds or an
-    ``httpx.Timeout``.
+    ``httpx.Timeout``. ``max_event_size``: the largest SSE event accepted (bytes; 16 MiB by
+    default), so a broken server cannot make the client buffer without bound.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class AnthropicProvider(BaseProvider):
         max_retries: int = 2,
         timeout: float | httpx.Timeout | None = None,
         proxy: str | httpx.Proxy | None = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         retry_base_delay: float = 0.5,
     ) -> None:
         super().__init__(config)
@@ -82,6 +84,9 @@ class AnthropicProvider(BaseProvider):
         self.retry_base_delay = retry_base_delay
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
         self._proxy = proxy
+        if max_event_size < 1:
+            raise ProviderError(f"max_event_size must be >= 1, got {max_event_size}")
+        self.max_event_size = max_event_size
         self._client = http_client
         self._owns_client = http_client is None
         info = self.get_model().info
@@ -133,7 +138,7 @@ class AnthropicProvider(BaseProvider):
                 headers = response.headers
                 try:
                     await self._check(response)
-                    decoder = ChunkDecoder()
+                    decoder = ChunkDecoder(max_event_size=self.max_event_size)
                     try:
                         async with aclosing(_body(response)) as stream:
                             async for data in stream:
