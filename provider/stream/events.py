@@ -160,6 +160,8 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "error": msgspec.json.Decoder(ErrorEvent),
 }
 _TYPED = msgspec.json.Decoder(_Typed)
+# msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 inside a JSON string.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 def decoder_for(name: str) -> msgspec.json.Decoder[Any] | None:
@@ -167,7 +169,7 @@ def decoder_for(name: str) -> msgspec.json.Decoder[Any] | None:
     return _DECODERS.get(name)
 
 
-def _bad(name: str, data: bytes | str, exc: Exception) -> ProviderError:
+def _bad(name: str, data: bytes | str, exc: ValueError | msgspec.DecodeError) -> ProviderError:
     if isinstance(data, bytes):
         data = data[:_QUOTE].decode("utf-8", "replace")
     return ProviderError(f"invalid {name} event ({exc}): {data[:_QUOTE]!r}", exc)
@@ -187,7 +189,7 @@ def decode_event(name: str, data: bytes | str) -> WireEvent | None:
             return None
         try:
             kind = _TYPED.decode(data).type
-        except msgspec.DecodeError as exc:
+        except _DECODE_ERRORS as exc:
             raise _bad(name, data, exc) from exc
         if not isinstance(kind, str):
             return None
@@ -197,6 +199,6 @@ def decode_event(name: str, data: bytes | str) -> WireEvent | None:
         name = kind
     try:
         event: WireEvent = decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise _bad(name, data, exc) from exc
     return event

@@ -43,8 +43,8 @@ from ..types import (
     ToolUseChunk,
     UsageChunk,
 )
-from .events import _DECODERS as _EVENT_DECODERS  # the fast path reuses them directly
 from .events import (
+    _DECODE_ERRORS,
     ContentBlockDelta,
     ContentBlockStart,
     ContentBlockStop,
@@ -56,6 +56,7 @@ from .events import (
     WireEvent,
     decode_event,
 )
+from .events import _DECODERS as _EVENT_DECODERS  # the fast path reuses them directly
 from .events import _bad as _bad_event
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEEvent, SSEFramer
 
@@ -350,7 +351,7 @@ class ChunkDecoder:
                 else:
                     try:
                         wire = decoder.decode(sse.data)
-                    except msgspec.DecodeError as exc:
+                    except _DECODE_ERRORS as exc:
                         raise _bad_event(sse.event, sse.data, exc) from exc
                 out = handlers[type(wire)](wire)
                 if out is None:

@@ -290,3 +290,36 @@ def test_crlf_cr_and_lf_give_the_same_chunks(stream: Stream, named: bool, bom: b
     ]
     assert results[0][1] is None
     assert results[0] == results[1] == results[2]
+
+
+MUTATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "insert", "delete"]),
+        st.integers(0, 10_000),
+        st.binary(min_size=1, max_size=3),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@SETTINGS
+@given(streams(), FORMAT, MUTATIONS, CUTS)
+def test_mangled_bytes_raise_only_provider_errors_and_the_same_for_any_split(
+    stream: Stream, fmt: dict[str, Any], mutations: list[tuple[str, int, bytes]], cuts: list[int]
+) -> None:
+    # Random byte damage (invalid UTF-8, broken JSON, stray line ends): whatever happens, it is
+    # a ProviderError (run() lets anything else through and fails the test), and the split
+    # does not change it.
+    body = bytearray(serialize(stream.events, **fmt))
+    for op, at, blob in mutations:
+        at %= len(body) + 1
+        if op == "set":
+            body[at : at + len(blob)] = blob
+        elif op == "insert":
+            body[at:at] = blob
+        else:
+            del body[at : at + len(blob)]
+    data = bytes(body)
+    whole = run([data])
+    assert run(split(data, cuts)) == whole

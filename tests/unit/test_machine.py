@@ -613,6 +613,16 @@ def test_errors_surface_exactly_at_the_offending_event() -> None:
     assert "{not json}" in str(error)
 
 
+def test_invalid_utf8_in_event_data_is_a_provider_error_in_order() -> None:
+    body = sse([start(), block(0, text=""), text(0, "fine")])
+    body += b"event: content_block_delta\n"
+    body += b'data: {"index":0,"delta":{"type":"text_delta","text":"\xc3"}}\n\n'
+    chunks, error = collect(body)
+    assert texts(chunks) == "fine"
+    assert type(error) is ProviderError
+    assert "content_block_delta" in str(error)
+
+
 def test_an_oversized_event_fails_after_the_earlier_chunks_of_the_same_feed() -> None:
     body = sse([start(), block(0, text=""), text(0, "small")])
     body += sse([text(0, "x" * 5_000)])

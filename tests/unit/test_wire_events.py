@@ -241,3 +241,12 @@ def test_the_quote_is_only_the_start_of_the_data() -> None:
 def test_json_of_the_wrong_shape_raises(name: str, data: bytes) -> None:
     with pytest.raises(ProviderError, match=name):
         decode_event(name, data)
+
+
+def test_invalid_utf8_in_a_string_is_a_provider_error() -> None:
+    # msgspec reports this one as UnicodeDecodeError, not DecodeError.
+    data = b'{"index":0,"delta":{"type":"text_delta","text":"\xff\xfe"}}'
+    with pytest.raises(ProviderError, match="content_block_delta"):
+        decode_event("content_block_delta", data)
+    with pytest.raises(ProviderError, match="message"):
+        decode_event("message", b'{"type":"\xff"}')
