@@ -87,19 +87,24 @@ async def _stream(
 ) -> None:
     totals = _Totals()
     last = ""
-    async with provider:
-        async for chunk in provider.create_message(system, [Message(role="user", content=prompt)]):
-            if isinstance(chunk, TextChunk):
-                out.write(chunk.text)
-                out.flush()
-                last = chunk.text or last
-            elif isinstance(chunk, UsageChunk):
-                totals.add(chunk)
-            elif isinstance(chunk, ToolUseChunk):
-                err.write(f"[tool_use {chunk.name} {msgspec.json.encode(chunk.input).decode()}]\n")
-    if last and not last.endswith("\n"):
-        out.write("\n")
-    out.flush()
+    try:
+        async with provider:
+            messages = [Message(role="user", content=prompt)]
+            async for chunk in provider.create_message(system, messages):
+                if isinstance(chunk, TextChunk):
+                    out.write(chunk.text)
+                    out.flush()
+                    last = chunk.text or last
+                elif isinstance(chunk, UsageChunk):
+                    totals.add(chunk)
+                elif isinstance(chunk, ToolUseChunk):
+                    tool_input = msgspec.json.encode(chunk.input).decode()
+                    err.write(f"[tool_use {chunk.name} {tool_input}]\n")
+    finally:
+        # End the text's line even when an error cuts it, so stderr starts on its own line.
+        if last and not last.endswith("\n"):
+            out.write("\n")
+        out.flush()
     err.write(usage_line(provider, totals) + "\n")
     err.flush()
 
@@ -261,4 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.flush()
         err.write("provider: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (``provider models | head``): stop quietly, as a SIGPIPE would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return 0
