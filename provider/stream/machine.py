@@ -273,7 +273,16 @@ class ChunkDecoder:
     then stays failed and raises it again from ``feed`` and ``close``.
     """
 
-    __slots__ = ("_error", "_events", "_failure", "_framer", "_machine", "_partial", "_pending")
+    __slots__ = (
+        "_closed",
+        "_error",
+        "_events",
+        "_failure",
+        "_framer",
+        "_machine",
+        "_partial",
+        "_pending",
+    )
 
     def __init__(self, *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
         self._framer = SSEFramer(max_event_size=max_event_size)
@@ -284,8 +293,9 @@ class ChunkDecoder:
         self._failure: ProviderError | None = None
         # The error raised to the caller; the decoder is unusable after it.
         self._error: BaseException | None = None
-        # Set by close(): the input ended, and whether it cut an event short.
-        self._partial: NetworkError | bool | None = False
+        # Set by close(): the input ended; and the framer's report if it cut an event short.
+        self._closed = False
+        self._partial: NetworkError | None = None
 
     @property
     def done(self) -> bool:
@@ -294,7 +304,7 @@ class ChunkDecoder:
 
     def feed(self, data: bytes) -> Iterator[MessageStreamChunk]:
         """Frame ``data`` now; return an iterator of the chunks it (and anything left) gives."""
-        if self._partial is not False:
+        if self._closed:
             raise ProviderError("ChunkDecoder.feed called after close")
         if self._failure is None and self._error is None:
             try:
@@ -309,8 +319,8 @@ class ChunkDecoder:
         A partial event at the end (no blank line after it) is ignored once ``message_stop``
         was seen: the message is complete by then. Before it, it is a ``NetworkError``.
         """
-        if self._partial is False:
-            self._partial = None
+        if not self._closed:
+            self._closed = True
             if self._failure is None and self._error is None:
                 try:
                     self._framer.close()
@@ -322,7 +332,7 @@ class ChunkDecoder:
         yield from self._drain()
         if not self._machine.done:
             partial = self._partial
-            if isinstance(partial, NetworkError):
+            if partial is not None:
                 error = NetworkError(
                     f"stream ended before message_stop: {partial.message}", partial
                 )
