@@ -15,9 +15,14 @@ adapts for, openly:
    WHATWG takes ASCII digits only. The oracle removes ``retry`` lines whose value is not
    ASCII digits before handing it the text (an ignored field has no effect either way).
 
+Where it agrees with no adaptation: line ends. ``SSELineDecoder`` (0.4.3) splits on "\r\n",
+"\r" and "\n" only, not ``str.splitlines()``'s extra separators, and keeps a "\r" at the
+end of one call to pair it with a "\n" at the start of the next.
+
 Also: httpx-sse reports ``id`` as "" where the framer says ``None`` (no id seen yet), and
 gives no signal for a stream that ends in the middle of an event; the oracle's own data-line
-tracking says when the framer's ``close()`` must raise.
+tracking says when the framer's ``close()`` must raise (both count an unterminated last line
+as a line for that purpose; ``flush()`` returns it).
 """
 
 from __future__ import annotations
