@@ -5,6 +5,8 @@ The public contract is in ``shared/DESIGN.md``; everything named in ``__all__`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .base import BaseProvider
 from .config import create_provider, load_models_config
 from .constants import MODELS
@@ -16,7 +18,6 @@ from .errors import (
     RateLimitError,
     TokenLimitError,
 )
-from .providers.anthropic import AnthropicProvider
 from .types import (
     Message,
     MessageStreamChunk,
@@ -32,7 +33,22 @@ from .types import (
     UsageChunk,
 )
 
+if TYPE_CHECKING:
+    from .providers.anthropic import AnthropicProvider
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP shell (and httpx with it, half of the import time) loads on first use, so
+    # pricing, config and types cost little to import. ``from provider import
+    # AnthropicProvider`` works as usual.
+    if name == "AnthropicProvider":
+        from .providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider
+    raise AttributeError(f"module 'provider' has no attribute {name!r}")
+
 
 __all__ = [
     "MODELS",
