@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP_PKG := $(VENV)/.installed-pkg
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-deps lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,22 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check provider tests bench
 	$(BIN)/mypy --strict provider
 
-test: lint
+test: lint test-deps
 	$(BIN)/python -m pytest -q
+
+# Programs the gateway tests drive: nginx (reverse proxy) and tinyproxy (forward proxy), from
+# Debian. Installed only when missing, and only as root; without them those tests skip, saying why.
+GATEWAY_PKGS := nginx tinyproxy-bin
+test-deps:
+	@export PATH="$$PATH:/usr/sbin:/sbin"; \
+	if command -v nginx >/dev/null && command -v tinyproxy >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "note: apt-get install $(GATEWAY_PKGS) as root to run the gateway tests" >&2; exit 0; fi; \
+	log=$$(mktemp); \
+	if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends $(GATEWAY_PKGS); } >"$$log" 2>&1; then \
+	  tail -n 5 "$$log" >&2; echo "note: could not install $(GATEWAY_PKGS): gateway tests skip" >&2; \
+	fi; rm -f "$$log"
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench
