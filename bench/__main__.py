@@ -26,7 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results.md"
 def _plan(quick: bool) -> dict[str, Callable[[], Any]]:
     if quick:
         return {
-            "throughput": lambda: throughput.run(sizes=(2_000, 8_000), runs=2),
+            "throughput": lambda: throughput.run(sizes=(2_000, 8_000), runs=2, sdk_runs=2),
             "breakdown": lambda: breakdown.run(deltas=8_000, runs=2),
             "latency": lambda: latency.run(events=300, requests=30, runs=2),
             "startup": lambda: startup.run(runs=2),
@@ -34,7 +34,7 @@ def _plan(quick: bool) -> dict[str, Callable[[], Any]]:
             "concurrency": lambda: concurrency.run(streams=100, runs=1),
         }
     return {
-        "throughput": lambda: throughput.run(sizes=(20_000, 80_000), runs=5),
+        "throughput": lambda: throughput.run(sizes=(20_000, 80_000), runs=15, sdk_runs=7),
         "breakdown": lambda: breakdown.run(deltas=80_000, runs=5),
         "latency": lambda: latency.run(events=2_000, requests=200, runs=5),
         "startup": lambda: startup.run(runs=7),
@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(report)
     output = args.output or (None if args.quick else RESULTS)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        # Write beside it, then rename: an interrupted run never leaves half a report.
+        partial = output.with_name(output.name + ".tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
     print(text)
     return 1 if report.errors else 0
 

@@ -1,7 +1,9 @@
 """Where provider's time goes per event: its layers timed one by one, then a cProfile run.
 
-Layers, each timed on the same body and pieces as the throughput bench (best of the runs):
+Layers, each timed on the same body and pieces as the throughput bench (CPU time, best of
+the runs):
   framer       ``SSEFramer.feed_into``: bytes to SSE events
+  decode       msgspec decoding of the framed events' data with provider's own decoders
   core         ``ChunkDecoder.feed``: framer + msgspec decoding + the state machine (sans-I/O)
   full         ``create_message`` through ``httpx.MockTransport``: the core plus httpx's
                response streaming, the shell's async generator and the caller's loop
@@ -16,12 +18,13 @@ import cProfile
 import gc
 import pstats
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
 from provider import TextChunk
-from provider.stream import ChunkDecoder, SSEFramer
+from provider.stream import ChunkDecoder, SSEEvent, SSEFramer
+from provider.stream.events import decoder_for
 
 from . import clients
 from .body import make_body, pieces
@@ -48,9 +51,9 @@ def _best(fn: Callable[[], object], runs: int) -> float:
     best = float("inf")
     for _ in range(runs):
         gc.collect()
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -63,6 +66,17 @@ def run(deltas: int = 80_000, runs: int = 5, top: int = 12) -> Breakdown:
         f = SSEFramer()
         for part in parts:
             f.feed_into(part, sink.append)
+
+    framed: list[SSEEvent] = []
+    framing = SSEFramer()
+    for part in parts:
+        framing.feed_into(part, framed.append)
+    decoders = [(decoder_for(e.event), e.data) for e in framed]
+
+    def decode() -> None:
+        for decoder, data in decoders:
+            if decoder is not None:
+                decoder.decode(data)
 
     def core() -> None:
         texts: list[str] = []
@@ -85,7 +99,11 @@ def run(deltas: int = 80_000, runs: int = 5, top: int = 12) -> Breakdown:
     per_event = 1e9 / body.events
     layers = [
         ("floor (split + msgspec, no HTTP)", _best(floor, runs) * per_event),
-        ("SSEFramer.feed_into", _best(framer, runs) * per_event),
+        ("SSEFramer.feed_into alone: bytes to SSEEvents", _best(framer, runs) * per_event),
+        (
+            "msgspec decode alone: provider's decoders on the framed events",
+            _best(decode, runs) * per_event,
+        ),
         ("ChunkDecoder.feed (framer + decode + state machine)", _best(core, runs) * per_event),
     ]
 
@@ -94,9 +112,9 @@ def run(deltas: int = 80_000, runs: int = 5, top: int = 12) -> Breakdown:
         best = float("inf")
         for _ in range(runs):
             gc.collect()
-            start = time.perf_counter()
+            start = time.process_time()
             text = await clients.provider_text(provider)
-            best = min(best, time.perf_counter() - start)
+            best = min(best, time.process_time() - start)
             if text != body.text:
                 raise RuntimeError("create_message: wrong text")
         return best
@@ -109,8 +127,31 @@ def run(deltas: int = 80_000, runs: int = 5, top: int = 12) -> Breakdown:
         await http.aclose()
         return profile
 
+    async def yield_only() -> float:
+        """The async generator protocol alone: yield ready-made chunks to an ``async for``."""
+        chunks = [TextChunk("x")] * body.events
+
+        async def gen() -> AsyncIterator[TextChunk]:
+            for chunk in chunks:
+                yield chunk
+
+        best = float("inf")
+        for _ in range(runs):
+            start = time.process_time()
+            async for chunk in gen():
+                if isinstance(chunk, TextChunk):
+                    pass
+            best = min(best, time.process_time() - start)
+        return best
+
     layers.append(
         ("create_message via httpx.MockTransport (all of it)", asyncio.run(full_runs()) * per_event)
+    )
+    layers.append(
+        (
+            "for reference: an async generator yielding ready chunks",
+            asyncio.run(yield_only()) * per_event,
+        )
     )
     profile = asyncio.run(profiled())
     stats = pstats.Stats(profile)

@@ -94,7 +94,7 @@ def make_provider(
         model_id=MODEL_ID,
         model_info=ModelInfo(max_tokens=MAX_TOKENS, input_price=3.0, output_price=15.0),
         api_key=API_KEY,
-        base_url=base_url or "http://bench.invalid",
+        base_url=base_url or "https://bench.invalid",
     )
     return AnthropicProvider(config, http_client=client, max_retries=0), client
 
@@ -109,7 +109,7 @@ def make_sdk(
     client = httpx2.AsyncClient(transport=transport, limits=limits, timeout=600.0)
     return anthropic.AsyncAnthropic(
         api_key=API_KEY,
-        base_url=base_url or "http://bench.invalid",
+        base_url=base_url or "https://bench.invalid",
         http_client=client,
         max_retries=0,
     )
