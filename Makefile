@@ -29,12 +29,14 @@ lint: $(STAMP_DEV)
 test: lint test-deps
 	$(BIN)/python -m pytest -q
 
-# Programs the gateway tests drive: nginx (reverse proxy) and tinyproxy (forward proxy), from
-# Debian. Installed only when missing, and only as root; without them those tests skip, saying why.
-GATEWAY_PKGS := nginx tinyproxy-bin
+# Programs the gateway tests drive: nginx (reverse proxy), tinyproxy (forward proxy) and openssl
+# (a test certificate), from Debian. Installed only when missing, and only as root; without them
+# those tests skip, saying why.
+GATEWAY_PKGS := nginx tinyproxy-bin openssl
 test-deps:
 	@export PATH="$$PATH:/usr/sbin:/sbin"; \
-	if command -v nginx >/dev/null && command -v tinyproxy >/dev/null; then exit 0; fi; \
+	if command -v nginx >/dev/null && command -v tinyproxy >/dev/null && \
+	   command -v openssl >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 	  echo "note: apt-get install $(GATEWAY_PKGS) as root to run the gateway tests" >&2; exit 0; fi; \
 	log=$$(mktemp); \

@@ -4,11 +4,13 @@ directory, stopped when its ``with`` block ends:
 - :func:`nginx_gateway`: nginx (Debian package ``nginx``) as a reverse proxy that maps a path
   prefix onto an upstream, as a company gateway does;
 - :func:`forward_proxy`: tinyproxy (Debian package ``tinyproxy-bin``) as an HTTP forward proxy;
+- :func:`self_signed_certificate`: a certificate for 127.0.0.1 (``openssl``), so nginx can serve
+  https and a client can trust it through ``SSL_CERT_FILE``;
 - :class:`ScriptedUpstream`: a tiny h11 upstream that answers with scripted replies and keeps
   the request headers *unredacted*, for the tests that must see the exact credential arrive or
   be echoed back (``ReplayServer`` redacts them).
 
-``make test-deps`` installs both packages; a test that needs a missing binary is skipped with a
+``make test-deps`` installs the packages; a test that needs a missing binary is skipped with a
 reason naming the package (never silently).
 """
 
@@ -34,6 +36,7 @@ import h11
 import pytest
 
 __all__ = [
+    "Certificate",
     "ForwardProxy",
     "Gateway",
     "Reply",
@@ -44,6 +47,7 @@ __all__ = [
     "free_port",
     "nginx_gateway",
     "require_binary",
+    "self_signed_certificate",
 ]
 
 START_TIMEOUT = 10.0  # seconds for a child to start listening; a hang fails, not blocks
@@ -122,7 +126,29 @@ class Gateway(NamedTuple):
     error_log: Path
 
 
-def _nginx_conf(tmp: Path, port: int, upstream: str, prefix: str, extra: str) -> str:
+class Certificate(NamedTuple):
+    cert: Path  # PEM; also what a client trusts (SSL_CERT_FILE)
+    key: Path
+
+
+def self_signed_certificate(tmp_path: Path) -> Certificate:
+    """A fresh self-signed certificate valid for 127.0.0.1 and localhost."""
+    binary = require_binary("openssl", "openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [binary, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return Certificate(cert, key)
+
+
+def _nginx_conf(
+    tmp: Path, port: int, upstream: str, prefix: str, extra: str, tls: Certificate | None
+) -> str:
     # As root, nginx would run its workers as ``nobody``, who cannot reach pytest's private tmp
     # directory; the current user keeps the temp paths usable either way.
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -138,7 +164,8 @@ http {{
   access_log {tmp / "access.log"};
 {temp}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{" ssl" if tls else ""};
+    {f"ssl_certificate {tls.cert}; ssl_certificate_key {tls.key};" if tls else ""}
     location {prefix} {{
       proxy_pass {upstream.rstrip("/")}/;
       proxy_http_version 1.1;
@@ -155,18 +182,24 @@ http {{
 
 @contextlib.contextmanager
 def nginx_gateway(
-    tmp_path: Path, upstream: str, *, prefix: str = "/anthropic/", extra: str = ""
+    tmp_path: Path,
+    upstream: str,
+    *,
+    prefix: str = "/anthropic/",
+    extra: str = "",
+    tls: Certificate | None = None,
 ) -> Iterator[Gateway]:
     """nginx in the foreground, proxying ``http://127.0.0.1:PORT{prefix}…`` to ``upstream/…``
     (the prefix is stripped, as ``proxy_pass`` with a trailing slash does), unbuffered.
 
-    ``extra`` is added to the ``location`` block (e.g. ``proxy_set_header``)."""
+    ``extra`` is added to the ``location`` block (e.g. ``proxy_set_header``); with ``tls`` nginx
+    serves https with that certificate."""
     binary = require_binary("nginx", "nginx")
     tmp = tmp_path / "nginx"
     tmp.mkdir()
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(_nginx_conf(tmp, port, upstream, prefix, extra))
+    conf.write_text(_nginx_conf(tmp, port, upstream, prefix, extra, tls))
     error_log = tmp / "error.log"
     argv = [
         binary,
@@ -181,7 +214,7 @@ def nginx_gateway(
     ]
     with _child(argv, port, error_log):
         yield Gateway(
-            url=f"http://127.0.0.1:{port}{prefix.rstrip('/')}",
+            url=f"{'https' if tls else 'http'}://127.0.0.1:{port}{prefix.rstrip('/')}",
             port=port,
             access_log=tmp / "access.log",
             error_log=error_log,

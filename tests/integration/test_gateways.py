@@ -95,9 +95,10 @@ async def test_first_chunk_arrives_through_nginx_while_the_upstream_holds_the_re
                         chunks.append(chunk)
                         if isinstance(chunk, TextChunk) and not server.resume.is_set():
                             # The caller already holds text; the upstream has sent only the
-                            # first events and waits: nginx did not buffer the stream.
+                            # first events and holds the rest: nginx did not buffer it.
                             assert chunk.text == "Bytes"
-                            assert server.paused.is_set()
+                            # Waiting here would hang if the upstream had sent everything.
+                            await server.paused.wait()
                             assert server.pieces_sent == FIRST_TEXT_EVENT
                             server.resume.set()
     assert server.resume.is_set()  # the hold was reached while the caller held a TextChunk
