@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -252,12 +253,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _interruptible(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """Run the command; on Ctrl-C cancel it (which closes the connection) and raise
+    KeyboardInterrupt. Handling SIGINT here, not in the event loop's runner, gives the same
+    result on every Python version and backend."""
+    failure: list[Exception] = []
+    interrupted = False
+
+    async with anyio.create_task_group() as tg:
+
+        async def work() -> None:
+            try:
+                await args.run(args, out, err)
+            except Exception as e:  # re-raised below, outside the task group
+                failure.append(e)
+            finally:
+                tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            nonlocal interrupted
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                async for _ in signals:
+                    interrupted = True
+                    tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        tg.start_soon(work)
+    if interrupted:
+        raise KeyboardInterrupt
+    if failure:
+        raise failure[0]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     try:
-        anyio.run(args.run, args, out, err)
+        anyio.run(_interruptible, args, out, err)
     except ProviderError as e:
         out.flush()
         err.write(f"provider: error: {e}\n")
