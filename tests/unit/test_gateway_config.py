@@ -139,7 +139,7 @@ def test_http_to_another_host_is_refused_unless_allowed(host: str) -> None:
 def test_the_provider_refuses_plain_http_to_a_remote_gateway_at_construction() -> None:
     sent: list[httpx.Request] = []
     client = httpx.AsyncClient(transport=httpx.MockTransport(sent.append))  # type: ignore[arg-type]
-    with pytest.raises(ProviderError, match="plain http to gateway.example.com") as caught:
+    with pytest.raises(ProviderError, match=r"plain http to gateway\.example\.com") as caught:
         AnthropicProvider(
             config(auth_token=TOKEN, base_url="http://gateway.example.com/anthropic"),
             http_client=client,
@@ -369,6 +369,6 @@ def test_models_json_without_allow_insecure_http_refuses_a_remote_http_gateway(
     path = write_models(tmp_path, {"baseUrl": "http://gateway.internal/anthropic", "apiKey": KEY})
     models = load_models_config(path)
     assert models.models["gw"].provider_config.allow_insecure_http is False
-    with pytest.raises(ProviderError, match="gateway.internal") as caught:
+    with pytest.raises(ProviderError, match=r"gateway\.internal") as caught:
         create_provider(models)
     assert KEY not in str(caught.value)
