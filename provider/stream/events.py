@@ -150,7 +150,8 @@ class _Typed(msgspec.Struct):
 
 
 # One decoder per event kind, built once: msgspec decoders are reusable and thread-safe.
-_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+# DECODERS, DECODE_ERRORS and bad_event are shared with the machine's fast path (not public).
+DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "message_start": msgspec.json.Decoder(MessageStart),
     "content_block_start": msgspec.json.Decoder(ContentBlockStart),
     "content_block_delta": msgspec.json.Decoder(ContentBlockDelta),
@@ -161,15 +162,15 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
 }
 _TYPED = msgspec.json.Decoder(_Typed)
 # msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 inside a JSON string.
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 def decoder_for(name: str) -> msgspec.json.Decoder[Any] | None:
     """The decoder for an event name, or ``None`` for ``ping`` and kinds not known here."""
-    return _DECODERS.get(name)
+    return DECODERS.get(name)
 
 
-def _bad(name: str, data: bytes | str, exc: ValueError | msgspec.DecodeError) -> ProviderError:
+def bad_event(name: str, data: bytes | str, exc: ValueError | msgspec.DecodeError) -> ProviderError:
     if isinstance(data, bytes):
         data = data[:_QUOTE].decode("utf-8", "replace")
     return ProviderError(f"invalid {name} event ({exc}): {data[:_QUOTE]!r}", exc)
@@ -183,22 +184,22 @@ def decode_event(name: str, data: bytes | str) -> WireEvent | None:
     Invalid JSON, or JSON of the wrong shape, raises ``ProviderError`` quoting the event name
     and the start of the data.
     """
-    decoder = _DECODERS.get(name)
+    decoder = DECODERS.get(name)
     if decoder is None:
         if name != "message":
             return None
         try:
             kind = _TYPED.decode(data).type
-        except _DECODE_ERRORS as exc:
-            raise _bad(name, data, exc) from exc
+        except DECODE_ERRORS as exc:
+            raise bad_event(name, data, exc) from exc
         if not isinstance(kind, str):
             return None
-        decoder = _DECODERS.get(kind)
+        decoder = DECODERS.get(kind)
         if decoder is None:
             return None
         name = kind
     try:
         event: WireEvent = decoder.decode(data)
-    except _DECODE_ERRORS as exc:
-        raise _bad(name, data, exc) from exc
+    except DECODE_ERRORS as exc:
+        raise bad_event(name, data, exc) from exc
     return event

@@ -2,14 +2,12 @@
 
 Both are sans-I/O. ``StreamMachine`` checks the order of events and turns them into the
 public chunks; ``ChunkDecoder`` puts the SSE framer, the wire-event decoders and the machine
-together for the HTTP shell::
+together for the HTTP shell, which does in essence::
 
     decoder = ChunkDecoder()
-    async for data in response.aiter_raw():
+    async for data in response.aiter_bytes():
         for chunk in decoder.feed(data):
             yield chunk
-        if decoder.done:
-            break
     for chunk in decoder.close():
         yield chunk
 
@@ -44,7 +42,8 @@ from ..types import (
     UsageChunk,
 )
 from .events import (
-    _DECODE_ERRORS,
+    DECODE_ERRORS,
+    DECODERS,
     ContentBlockDelta,
     ContentBlockStart,
     ContentBlockStop,
@@ -54,10 +53,9 @@ from .events import (
     MessageStop,
     Usage,
     WireEvent,
+    bad_event,
     decode_event,
 )
-from .events import _DECODERS as _EVENT_DECODERS  # the fast path reuses them directly
-from .events import _bad as _bad_event
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEEvent, SSEFramer
 
 __all__ = ["ChunkDecoder", "StreamMachine"]
@@ -348,7 +346,7 @@ class ChunkDecoder:
         while pending:
             yield pending.popleft()
         events = self._events
-        decoders = _EVENT_DECODERS
+        decoders = DECODERS
         handlers = self._machine._handlers
         try:
             while events:
@@ -361,8 +359,8 @@ class ChunkDecoder:
                 else:
                     try:
                         wire = decoder.decode(sse.data)
-                    except _DECODE_ERRORS as exc:
-                        raise _bad_event(sse.event, sse.data, exc) from exc
+                    except DECODE_ERRORS as exc:
+                        raise bad_event(sse.event, sse.data, exc) from exc
                 out = handlers[type(wire)](wire)
                 if out is None:
                     continue
