@@ -413,4 +413,47 @@ def render(report: Report) -> str:
                 ],
             ),
         ]
+        if c.profiles:
+            by_peer = {pr.peer: pr for pr in c.profiles}
+            packages: list[str] = []
+            for pr in c.profiles:
+                packages += [name for name, _ in pr.packages if name not in packages]
+
+            def share(peer: str, package: str) -> str:
+                pr = by_peer[peer]
+                secs = dict(pr.packages).get(package, 0.0)
+                total = sum(v for _, v in pr.packages)
+                return f"{secs / total:.0%} ({secs * 1e6 / pr.events:.1f} µs)" if secs else "-"
+
+            lines += [
+                "",
+                "Where each client's CPU goes in that run, by library (one more run of each under"
+                " cProfile, which slows everything down and inflates functions called often;"
+                " time blocked in `epoll` waiting for the server is left out; built-ins such as"
+                " `recv` and msgspec's `decode` are charged to the library that called them)."
+                " Share of the profiled time, and µs per event:",
+                "",
+                *_table(
+                    ["library", *(NAMES[pr.peer] for pr in c.profiles)],
+                    [
+                        [name, *(share(pr.peer, name) for pr in c.profiles)]
+                        for name in packages
+                        if any(share(pr.peer, name) != "-" for pr in c.profiles)
+                    ][:14],
+                ),
+            ]
+            if "provider" in by_peer:
+                pr = by_peer["provider"]
+                lines += [
+                    "",
+                    "provider's functions with the most own time in that run:",
+                    "",
+                    *_table(
+                        ["function", "µs per event", "calls per event"],
+                        [
+                            [f"`{name}`", f"{secs * 1e6 / pr.events:.2f}", f"{n / pr.events:.3g}"]
+                            for name, secs, n in pr.top
+                        ],
+                    ),
+                ]
     return "\n".join(lines) + "\n"

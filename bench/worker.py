@@ -7,6 +7,7 @@ Commands:
   stream PEER MEGABYTES                   stream that much text from memory; peak RSS
   open PEER COUNT URL                     hold COUNT streams open at once; RSS per stream
   concurrent PEER COUNT URL DELTAS        COUNT concurrent streams; wall, CPU, peak RSS
+  profile PEER COUNT URL DELTAS           the same under cProfile: CPU per package
   serve MODE DELTAS [BURST INTERVAL]      a loopback server; prints its URL, runs until stdin closes
 """
 
@@ -31,6 +32,10 @@ def main(argv: list[str]) -> None:
         from .concurrency import concurrent_worker
 
         result = concurrent_worker(args[0], int(args[1]), args[2], int(args[3]))
+    elif command == "profile":
+        from .concurrency import profile_worker
+
+        result = profile_worker(args[0], int(args[1]), args[2], int(args[3]))
     elif command == "serve":
         from .loopback import serve_worker
 
