@@ -4,6 +4,11 @@ the gateway's own failures (an HTML 502 page) and the API's (a 429) map to the r
 
 from __future__ import annotations
 
+import os
+import pwd
+import re
+import socket
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +27,14 @@ from provider import (
     TextChunk,
 )
 from provider.serve import ReplayServer
-from tests.gateway_support import Reply, ScriptedUpstream, closed_port, nginx_gateway
+from tests.gateway_support import (
+    Reply,
+    ScriptedUpstream,
+    closed_port,
+    free_port,
+    nginx_gateway,
+    require_binary,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -248,3 +260,37 @@ async def test_a_gateway_that_holds_the_real_key_needs_only_its_own_token(
     (seen,) = upstream.seen
     assert seen.headers["x-api-key"] == upstream_key
     assert "authorization" not in seen.headers
+
+
+async def test_the_nginx_config_in_the_docs_streams(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "gateways.md").read_text()
+    (conf,) = re.findall(r"^```nginx\n(.*?)^```", doc, re.S | re.M)
+    binary = require_binary("nginx", "nginx")
+    port = free_port()
+    async with ReplayServer(FIXTURES) as server:
+        conf = conf.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        conf = conf.replace("127.0.0.1:8001", server.url.removeprefix("http://"))
+        if os.geteuid() == 0:  # as in gateway_support: workers must reach the tmp directory
+            conf = f"user {pwd.getpwuid(0).pw_name};\n{conf}"
+        (tmp_path / "gateway.conf").write_text(conf)
+        error_log = tmp_path / "error.log"
+        argv = [binary, "-p", str(tmp_path), "-e", str(error_log), "-c", "gateway.conf"]
+        process = subprocess.Popen(argv, cwd=tmp_path, start_new_session=True)
+        try:
+            with anyio.fail_after(LIMIT):
+                while not _listening(port):
+                    assert process.poll() is None, error_log.read_text()
+                    await anyio.sleep(0.02)
+            async with provider(f"http://127.0.0.1:{port}/anthropic") as p:
+                chunks = await collect(p)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert text_of(chunks) == HAIKU_TEXT
+    assert [r.path for r in server.requests] == ["/v1/messages"]
+    assert "/anthropic/v1/messages" in (tmp_path / "access.log").read_text()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -5,6 +5,7 @@ credentials), the plain-http rule, and the same keys from models.json in camelCa
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -372,3 +373,60 @@ def test_models_json_without_allow_insecure_http_refuses_a_remote_http_gateway(
     with pytest.raises(ProviderError, match=r"gateway\.internal") as caught:
         create_provider(models)
     assert KEY not in str(caught.value)
+
+
+# --- docs/gateways.md: the examples run and the table is the code's ----------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "gateways.md"
+_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+_URL_ROW = re.compile(r"^\| `(https?://[^`]+)` \| `(https?://[^`]+)` \|$", re.M)
+
+
+def doc_blocks(language: str) -> list[str]:
+    return [code for lang, code in _BLOCK.findall(DOC.read_text()) if lang == language]
+
+
+def test_doc_base_url_table_is_what_the_code_does() -> None:
+    rows = _URL_ROW.findall(DOC.read_text())
+    assert len(rows) >= 7
+    for base_url, expected in rows:
+        assert messages_url(base_url) == expected, base_url
+
+
+def test_doc_python_examples_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)
+    monkeypatch.setenv("CORP_LLM_TOKEN", TOKEN)
+    monkeypatch.setenv("CF_AIG_TOKEN", "cf-token")
+    blocks = doc_blocks("python")
+    assert len(blocks) == 5
+    names: dict[str, Any] = {}
+    for code in blocks:
+        exec(compile(code, str(DOC), "exec"), names)
+    assert capsys.readouterr().out == "https://llm-gateway.example.com/anthropic/v1/messages\n"
+    corp = request_headers(names["corp"].config, {"ANTHROPIC_API_KEY": ENV_KEY})
+    assert corp["authorization"] == f"Bearer {TOKEN}"
+    assert "x-api-key" not in corp
+    cloudflare = names["cloudflare"]
+    assert cloudflare.url.endswith("/ACCOUNT_ID/GATEWAY_ID/anthropic/v1/messages")
+    assert request_headers(cloudflare.config, {})["cf-aig-authorization"] == "Bearer cf-token"
+    assert names["lab"].url == "http://gateway.lab.internal:8080/anthropic/v1/messages"
+    assert names["proxied"].url == "https://api.anthropic.com/v1/messages"
+
+
+def test_doc_models_json_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ENV_KEY)
+    (document,) = doc_blocks("json")
+    path = tmp_path / "models.json"
+    path.write_text(document)
+    provider = create_provider(load_models_config(path))
+    assert isinstance(provider, AnthropicProvider)
+    assert provider.url == "https://llm.corp.example.com/anthropic/v1/messages"
+    assert provider.config.headers == {"anthropic-beta": "prompt-caching-2024-07-31"}
+
+
+def test_a_snake_case_key_in_models_json_is_ignored_as_the_doc_warns(tmp_path: Path) -> None:
+    path = write_models(tmp_path, {"auth_token": TOKEN})
+    assert load_models_config(path).models["gw"].provider_config.auth_token is None
