@@ -101,6 +101,23 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _commit() -> str:
+    """The repository's HEAD, and whether provider/ differs from it (the code measured)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "provider"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown (no git)"
+    return f"{head or 'unknown'}{' + uncommitted changes in provider/' if dirty else ''}"
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
     versions = {}
@@ -111,6 +128,7 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[dist] = "not installed"
     return {
+        "commit": _commit(),
         "CPU": f"{_cpu_model()}, {os.cpu_count()} cores",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
