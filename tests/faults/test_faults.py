@@ -35,6 +35,7 @@ from provider import (
     OverloadedError,
     ProviderConfig,
     ProviderError,
+    RateLimitError,
     StopChunk,
     TextChunk,
     UsageChunk,
@@ -553,3 +554,45 @@ async def test_a_fault_after_message_stop_does_not_fail_the_message(
         timeout=httpx.Timeout(5, read=0.3),
     )
     assert_complete(outcome)
+
+
+# --- protocol oddities ----------------------------------------------------------------------------
+
+ODD_HEADS = {
+    "101 nobody asked for": b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n"
+    b"connection: upgrade\r\n\r\nhello",
+    "conflicting content-lengths": b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    b"content-length: 5\r\ncontent-length: 6\r\n\r\nhello",
+    "204 with an event-stream type": b"HTTP/1.1 204 No Content\r\n"
+    b"content-type: text/event-stream\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_HEADS))
+async def test_protocol_oddities(fault_server: FaultServer, name: str) -> None:
+    await run_fault(fault_server, scripted(ODD_HEADS[name], end="close"), NetworkError)
+
+
+async def test_103_early_hints_before_the_stream(fault_server: FaultServer) -> None:
+    async def script(conn: FaultConnection) -> None:
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
+        await conn.send(reply())
+
+    assert_complete(await run_fault(fault_server, script, None, keep_alive=True))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="retry.parse_retry_after catches TypeError/ValueError/IndexError from "
+    "email.utils.parsedate_to_datetime, which raises OverflowError for an out-of-range year "
+    "or offset; the OverflowError escapes create_message",
+)
+async def test_429_with_an_out_of_range_retry_after_date(fault_server: FaultServer) -> None:
+    body = b'{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}'
+    headers = [
+        ("content-type", "application/json"),
+        ("retry-after", "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"),
+    ]
+    response = Response([body], status=429, headers=headers, framing="length")
+    await run_fault(fault_server, scripted(response), RateLimitError, keep_alive=True)
