@@ -519,6 +519,7 @@ async def test_invalid_chunk_size(fault_server: FaultServer) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="http_errors.error_from_response catches msgspec.DecodeError only; msgspec raises "
     "UnicodeDecodeError for invalid UTF-8 in a JSON string, which escapes create_message",
 )
@@ -535,6 +536,7 @@ async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> N
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="AnthropicProvider._drain lets a transport error after message_stop (a reset, a FIN "
     "without the final chunk, a read timeout shorter than the 1 s grace) become a NetworkError "
     "although every chunk of the complete message was already yielded",
@@ -584,6 +586,7 @@ async def test_103_early_hints_before_the_stream(fault_server: FaultServer) -> N
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="retry.parse_retry_after catches TypeError/ValueError/IndexError from "
     "email.utils.parsedate_to_datetime, which raises OverflowError for an out-of-range year "
     "or offset; the OverflowError escapes create_message",
