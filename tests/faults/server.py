@@ -80,8 +80,10 @@ def message_events(
 ) -> list[bytes]:
     """A complete Messages stream, one event per item: one text block made of ``pieces``."""
     usage = {"input_tokens": input_tokens, "output_tokens": 1}
-    message = {"id": "msg_fault", "type": "message", "role": "assistant", "content": [],
-               "model": "claude-sonnet-4-5", "stop_reason": None, "usage": usage}  # fmt: skip
+    message: dict[str, object] = {
+        "id": "msg_fault", "type": "message", "role": "assistant", "content": [],
+        "model": "claude-sonnet-4-5", "stop_reason": None, "usage": usage,
+    }  # fmt: skip
     block = {"type": "text", "text": ""}
     events = [
         sse("message_start", {"type": "message_start", "message": message}),
