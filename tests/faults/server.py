@@ -511,11 +511,10 @@ async def no_leaks(limit: float = 5.0) -> AsyncIterator[list[warnings.WarningMes
         yield caught
         # Handlers of connections that just ended need a few turns of the loop to return, and
         # a collection can hand unfinished async generators to the loop's finalizer (a task).
-        for _ in range(2):
-            gc.collect()
-            with anyio.move_on_after(limit):
-                while living_tasks() > before:
-                    await anyio.sleep(0.005)
+        gc.collect()
+        with anyio.move_on_after(limit):
+            while living_tasks() > before:
+                await anyio.sleep(0.005)
     leftover = living_tasks() - before
     assert leftover <= 0, f"{leftover} task(s) left running"
     resource = [w for w in caught if issubclass(w.category, ResourceWarning)]
