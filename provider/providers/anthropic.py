@@ -145,6 +145,8 @@ class AnthropicProvider(BaseProvider):
                                 for chunk in decoder.feed(data):
                                     yielded = True
                                     yield chunk
+                                if decoder.error is not None:
+                                    raise decoder.error
                                 if decoder.done:
                                     await self._drain(stream, decoder)
                                     break
@@ -178,9 +180,10 @@ class AnthropicProvider(BaseProvider):
         response open past ``message_stop`` gets a short grace period, not a hang."""
         with anyio.move_on_after(_DRAIN_GRACE):
             async for data in body:
-                # After message_stop the machine yields nothing; it raises on stray events.
-                for _ in decoder.feed(data):
-                    pass
+                # After message_stop the machine gives no chunk; stray events are a fault.
+                decoder.feed(data)
+                if decoder.error is not None:
+                    raise decoder.error
 
     def _retry_delay(
         self, error: ProviderError, attempt: int, yielded: bool, headers: httpx.Headers | None

@@ -5,6 +5,9 @@ kinds over time, so there is no union here: the decoder is chosen by the SSE ``e
 (which equals the data's ``type``), and blocks and deltas are general Structs whose ``type`` is
 a plain string with optional fields for every kind, so that unknown kinds decode and can be
 skipped. Unknown fields are ignored everywhere (never ``forbid_unknown_fields``).
+
+Every Struct is ``gc=False``: values decoded from JSON cannot form reference cycles, and
+keeping thousands of short-lived events per second out of the cyclic collector is measurable.
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ __all__ = [
 _QUOTE = 100  # how much of a bad event's data an error message quotes
 
 
-class CacheCreation(msgspec.Struct):
+class CacheCreation(msgspec.Struct, gc=False):
     """``usage.cache_creation``: the cache writes split by TTL."""
 
     ephemeral_5m_input_tokens: int | None = None
     ephemeral_1h_input_tokens: int | None = None
 
 
-class Usage(msgspec.Struct):
+class Usage(msgspec.Struct, gc=False):
     """Cumulative token counts. A field that is absent or null is ``None``."""
 
     input_tokens: int | None = None
@@ -55,7 +58,7 @@ class Usage(msgspec.Struct):
     cache_creation: CacheCreation | None = None
 
 
-class MessageInfo(msgspec.Struct):
+class MessageInfo(msgspec.Struct, gc=False):
     """The ``message`` object of ``message_start``."""
 
     id: str | None = None
@@ -66,11 +69,11 @@ class MessageInfo(msgspec.Struct):
     usage: Usage | None = None
 
 
-class MessageStart(msgspec.Struct):
+class MessageStart(msgspec.Struct, gc=False):
     message: MessageInfo
 
 
-class ContentBlock(msgspec.Struct):
+class ContentBlock(msgspec.Struct, gc=False):
     """A ``content_block`` of any kind: ``text``, ``thinking``, ``redacted_thinking``,
     ``tool_use``, ``server_tool_use``, ``web_search_tool_result``, or one not known yet."""
 
@@ -82,12 +85,12 @@ class ContentBlock(msgspec.Struct):
     input: Any = None
 
 
-class ContentBlockStart(msgspec.Struct):
+class ContentBlockStart(msgspec.Struct, gc=False):
     index: int
     content_block: ContentBlock
 
 
-class Delta(msgspec.Struct):
+class Delta(msgspec.Struct, gc=False):
     """A ``delta`` of any kind: ``text_delta``, ``input_json_delta``, ``thinking_delta``,
     ``signature_delta``, ``citations_delta``, or one not known yet. Citations and signatures
     are not decoded: nothing downstream uses them."""
@@ -98,35 +101,35 @@ class Delta(msgspec.Struct):
     thinking: str | None = None
 
 
-class ContentBlockDelta(msgspec.Struct):
+class ContentBlockDelta(msgspec.Struct, gc=False):
     index: int
     delta: Delta
 
 
-class ContentBlockStop(msgspec.Struct):
+class ContentBlockStop(msgspec.Struct, gc=False):
     index: int
 
 
-class MessageDeltaBody(msgspec.Struct):
+class MessageDeltaBody(msgspec.Struct, gc=False):
     stop_reason: str | None = None
     stop_sequence: str | None = None
 
 
-class MessageDelta(msgspec.Struct):
+class MessageDelta(msgspec.Struct, gc=False):
     delta: MessageDeltaBody = msgspec.field(default_factory=MessageDeltaBody)
     usage: Usage | None = None
 
 
-class MessageStop(msgspec.Struct):
+class MessageStop(msgspec.Struct, gc=False):
     pass
 
 
-class ErrorBody(msgspec.Struct):
+class ErrorBody(msgspec.Struct, gc=False):
     type: str | None = None
     message: str | None = None
 
 
-class ErrorEvent(msgspec.Struct):
+class ErrorEvent(msgspec.Struct, gc=False):
     """``event: error``: ``{"type": "error", "error": {"type": "overloaded_error", …}}``."""
 
     error: ErrorBody = msgspec.field(default_factory=ErrorBody)
@@ -144,7 +147,7 @@ WireEvent = (
 )
 
 
-class _Typed(msgspec.Struct):
+class _Typed(msgspec.Struct, gc=False):
     # Just the ``type`` of a data-only event (a gateway that sends no ``event:`` line).
     type: Any = None
 

@@ -2,14 +2,7 @@
 
 Both are sans-I/O. ``StreamMachine`` checks the order of events and turns them into the
 public chunks; ``ChunkDecoder`` puts the SSE framer, the wire-event decoders and the machine
-together for the HTTP shell, which does in essence::
-
-    decoder = ChunkDecoder()
-    async for data in response.aiter_bytes():
-        for chunk in decoder.feed(data):
-            yield chunk
-    for chunk in decoder.close():
-        yield chunk
+together for the HTTP shell (its docstring shows the loop).
 
 Chunks:
 
@@ -26,8 +19,7 @@ Chunks:
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -65,6 +57,7 @@ _Out = MessageStreamChunk | list[MessageStreamChunk] | None
 
 _BEFORE, _STREAMING, _DONE = 0, 1, 2
 _JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
+_DECODE_DELTA = DECODERS["content_block_delta"].decode
 
 
 class _ToolCall:
@@ -264,114 +257,126 @@ class StreamMachine:
 class ChunkDecoder:
     """Bytes of a Messages event stream in, chunks out: framer + wire decoder + machine.
 
-    ``feed`` frames eagerly and returns an iterator that turns the framed events into chunks
-    as it is consumed. Events not yet turned into chunks stay in the decoder, so an iterator
-    dropped before its end loses nothing: the next ``feed`` or ``close`` continues with them.
-    An error is raised at the event that caused it, after every earlier chunk; the decoder
-    then stays failed and raises it again from ``feed`` and ``close``.
+    ``feed`` does all the work for the bytes it is given and returns the chunks they complete.
+    A fault in the stream (a malformed or misplaced event, an ``error`` event, an event over
+    ``max_event_size``) never costs the chunks before it: ``feed`` returns those, and the fault
+    is kept in ``error``; the caller raises it after handing the chunks on. From then on
+    ``feed`` and ``close`` raise it too. The shell does, in essence::
+
+        decoder = ChunkDecoder()
+        async for data in response.aiter_bytes():
+            for chunk in decoder.feed(data):
+                yield chunk
+            if decoder.error is not None:
+                raise decoder.error
+        for chunk in decoder.close():
+            yield chunk
     """
 
-    __slots__ = (
-        "_closed",
-        "_error",
-        "_events",
-        "_failure",
-        "_framer",
-        "_machine",
-        "_partial",
-        "_pending",
-    )
+    __slots__ = ("_closed", "_error", "_framer", "_machine")
 
     def __init__(self, *, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
         self._framer = SSEFramer(max_event_size=max_event_size)
         self._machine = StreamMachine()
-        self._events: deque[SSEEvent] = deque()
-        self._pending: deque[MessageStreamChunk] = deque()
-        # A framing error, raised once the events framed before it are processed.
-        self._failure: ProviderError | None = None
-        # The error raised to the caller; the decoder is unusable after it.
-        self._error: BaseException | None = None
-        # Set by close(): the input ended; and the framer's report if it cut an event short.
+        self._error: ProviderError | None = None
         self._closed = False
-        self._partial: NetworkError | None = None
 
     @property
     def done(self) -> bool:
-        """True once ``message_stop`` has been turned into chunks."""
+        """True once ``message_stop`` has been received."""
         return self._machine.done
 
-    def feed(self, data: bytes) -> Iterator[MessageStreamChunk]:
-        """Frame ``data`` now; return an iterator of the chunks it (and anything left) gives."""
+    @property
+    def error(self) -> ProviderError | None:
+        """The fault that stopped the stream, once there is one."""
+        return self._error
+
+    def feed(self, data: bytes) -> list[MessageStreamChunk]:
+        """Take the next bytes of the stream; return the chunks they complete, in order.
+
+        Raises only when the decoder had already failed or was closed; a fault found in
+        ``data`` itself is kept in ``error`` after the chunks before it are returned.
+        """
+        if self._error is not None:
+            raise self._error
         if self._closed:
             raise ProviderError("ChunkDecoder.feed called after close")
-        if self._failure is None and self._error is None:
-            try:
-                self._framer.feed_into(data, self._events.append)
-            except ProviderError as exc:
-                self._failure = exc
-        return self._drain()
+        events: list[SSEEvent] = []
+        try:
+            self._framer.feed_into(data, events.append)
+        except ProviderError as exc:
+            # The events framed before the oversized one still count; the fault comes after.
+            chunks = self._process(events)
+            if self._error is None:
+                self._error = exc
+            return chunks
+        return self._process(events)
 
-    def close(self) -> Iterator[MessageStreamChunk]:
-        """End of input: the remaining chunks, then ``NetworkError`` if ``message_stop`` never came.
+    def close(self) -> list[MessageStreamChunk]:
+        """End of input. Raises the stream's fault if it had one, and ``NetworkError`` if
+        ``message_stop`` never came (a partial last event is named in the message).
 
-        A partial event at the end (no blank line after it) is ignored once ``message_stop``
-        was seen: the message is complete by then. Before it, it is a ``NetworkError``.
+        A partial event after ``message_stop`` is ignored: the message is complete by then.
         """
-        if not self._closed:
-            self._closed = True
-            if self._failure is None and self._error is None:
-                try:
-                    self._framer.close()
-                except NetworkError as exc:
-                    self._partial = exc
-        return self._finish()
-
-    def _finish(self) -> Iterator[MessageStreamChunk]:
-        yield from self._drain()
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return []
+        self._closed = True
+        partial: NetworkError | None = None
+        try:
+            self._framer.close()
+        except NetworkError as exc:
+            partial = exc
         if not self._machine.done:
-            partial = self._partial
             if partial is not None:
-                error = NetworkError(
+                self._error = NetworkError(
                     f"stream ended before message_stop: {partial.message}", partial
                 )
             else:
-                error = NetworkError("stream ended before message_stop")
-            self._error = error
-            raise error
-
-    def _drain(self) -> Iterator[MessageStreamChunk]:
-        if self._error is not None:
+                self._error = NetworkError("stream ended before message_stop")
             raise self._error
-        pending = self._pending
-        while pending:
-            yield pending.popleft()
-        events = self._events
+        return []
+
+    def _process(self, events: list[SSEEvent]) -> list[MessageStreamChunk]:
+        # The hot loop: one pass over the framed events, chunks appended as they come.
+        out: list[MessageStreamChunk] = []
+        append = out.append
         decoders = DECODERS
         handlers = self._machine._handlers
+        open_blocks = self._machine._open
+        decode_delta = _DECODE_DELTA
+        name = ""
         try:
-            while events:
-                sse = events.popleft()
-                decoder = decoders.get(sse.event)
-                if decoder is None:
-                    wire = decode_event(sse.event, sse.data)
-                    if wire is None:
+            for sse in events:
+                name = sse.event
+                if name == "content_block_delta":
+                    # The fast path for nearly every event of a reply: text for an open block.
+                    # It does what _block_delta does for this case, minus the dispatch.
+                    wire = decode_delta(sse.data)
+                    delta = wire.delta
+                    if delta.type == "text_delta" and wire.index in open_blocks:
+                        text = delta.text
+                        if text:
+                            append(TextChunk(text))
                         continue
                 else:
-                    try:
+                    decoder = decoders.get(name)
+                    if decoder is None:
+                        wire = decode_event(name, sse.data)
+                        if wire is None:
+                            continue
+                    else:
                         wire = decoder.decode(sse.data)
-                    except DECODE_ERRORS as exc:
-                        raise bad_event(sse.event, sse.data, exc) from exc
-                out = handlers[type(wire)](wire)
-                if out is None:
+                result = handlers[type(wire)](wire)
+                if result is None:
                     continue
-                if type(out) is list:
-                    pending.extend(out)
-                    while pending:
-                        yield pending.popleft()
+                if type(result) is list:
+                    out.extend(result)
                 else:
-                    yield out  # type: ignore[misc]
-            if self._failure is not None:
-                raise self._failure
+                    append(result)  # type: ignore[arg-type]
+        except DECODE_ERRORS as exc:
+            self._error = bad_event(name, sse.data, exc)  # chains exc as the cause
         except ProviderError as exc:
             self._error = exc
-            raise
+        return out

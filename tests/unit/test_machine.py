@@ -532,14 +532,13 @@ def test_a_mid_stream_overloaded_error_comes_after_the_earlier_text() -> None:
         ]
     )
     decoder = ChunkDecoder()
-    seen: list[MessageStreamChunk] = []
-    with pytest.raises(OverloadedError) as caught:
-        for chunk in decoder.feed(body):
-            seen.append(chunk)
+    seen = decoder.feed(body)  # the chunks before the fault, the fault kept in .error
     assert texts(seen) == "Half a sentence"
-    assert caught.value.status is None
-    assert caught.value.error_type == "overloaded_error"
-    assert "Overloaded" in str(caught.value)
+    caught = decoder.error
+    assert isinstance(caught, OverloadedError)
+    assert caught.status is None
+    assert caught.error_type == "overloaded_error"
+    assert "Overloaded" in str(caught)
     assert not decoder.done
     # The decoder stays failed.
     with pytest.raises(OverloadedError):
@@ -627,13 +626,14 @@ def test_an_oversized_event_fails_after_the_earlier_chunks_of_the_same_feed() ->
     body = sse([start(), block(0, text=""), text(0, "small")])
     body += sse([text(0, "x" * 5_000)])
     decoder = ChunkDecoder(max_event_size=1_000)
-    seen: list[MessageStreamChunk] = []
-    with pytest.raises(ProviderError, match="max_event_size"):
-        for chunk in decoder.feed(body):
-            seen.append(chunk)
+    seen = decoder.feed(body)
     assert texts(seen) == "small"
+    assert isinstance(decoder.error, ProviderError)
+    assert "max_event_size" in str(decoder.error)
     with pytest.raises(ProviderError, match="max_event_size"):
-        list(decoder.feed(b"data: more\n\n"))
+        decoder.feed(b"data: more\n\n")
+    with pytest.raises(ProviderError, match="max_event_size"):
+        decoder.close()
 
 
 # -- ChunkDecoder mechanics -----------------------------------------------------------------
@@ -653,38 +653,33 @@ FULL = sse(
 )
 
 
-def test_a_dropped_iterator_loses_nothing() -> None:
+def test_feed_returns_every_chunk_its_bytes_complete() -> None:
+    # Nothing is held back for later: the chunks of the events complete in the first half
+    # come out of the first feed, the rest out of the second.
     expected = decode(FULL)
+    cut = FULL.index(b"event: message_delta")
     decoder = ChunkDecoder()
-    got: list[MessageStreamChunk] = []
-    half = len(FULL) // 2
-    iterator = decoder.feed(FULL[:half])
-    got.append(next(iterator))
-    del iterator  # dropped after one chunk
-    got += decoder.feed(FULL[half:])
-    got += decoder.close()
-    assert got == expected
-
-
-def test_a_dropped_iterator_in_the_middle_of_one_event_loses_nothing() -> None:
-    # message_delta gives two chunks (usage, stop); drop the iterator between them.
-    expected = decode(FULL)
-    decoder = ChunkDecoder()
-    got: list[MessageStreamChunk] = []
-    for chunk in decoder.feed(FULL):
-        got.append(chunk)
-        if isinstance(chunk, UsageChunk) and len(got) > 1:
-            break
-    assert not decoder.done
-    got += decoder.close()
-    assert got == expected
+    first = decoder.feed(FULL[: cut + 5])  # ends inside the message_delta event
+    assert first == decode_events_before(cut)
+    rest = decoder.feed(FULL[cut + 5 :])
+    assert first + rest == expected
     assert decoder.done
+    assert decoder.close() == []
+    assert decoder.error is None
 
 
-def test_an_unconsumed_feed_is_processed_by_close() -> None:
+def decode_events_before(cut: int) -> list[MessageStreamChunk]:
     decoder = ChunkDecoder()
-    decoder.feed(FULL)  # never iterated
-    assert list(decoder.close()) == decode(FULL)
+    return decoder.feed(FULL[:cut])
+
+
+def test_a_fault_is_raised_by_every_later_call() -> None:
+    decoder = ChunkDecoder()
+    assert decoder.feed(sse([text(0, "before any start")])) == []
+    assert isinstance(decoder.error, ProviderError)
+    for call in (lambda: decoder.feed(FULL), decoder.close):
+        with pytest.raises(ProviderError, match="before message_start"):
+            call()
 
 
 def test_done_turns_true_at_message_stop() -> None:
