@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from .errors import ProviderError
 from .types import Message, MessageStreamChunk, ModelInfo, ModelRef, ProviderConfig
@@ -75,8 +75,9 @@ class BaseProvider(abc.ABC):
     @abc.abstractmethod
     def create_message(
         self, system_prompt: str, messages: Sequence[Message]
-    ) -> AsyncIterator[MessageStreamChunk]:
-        """Stream the reply to ``messages`` as typed chunks."""
+    ) -> AsyncGenerator[MessageStreamChunk, None]:
+        """Stream the reply to ``messages`` as typed chunks (an async generator, so
+        ``contextlib.aclosing`` closes it at once when the caller stops early)."""
 
     def get_model(self) -> ModelRef:
         """The model this provider talks to: ``.id`` and ``.info``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 
 import httpx
@@ -18,6 +19,7 @@ __all__ = [
     "check_secure",
     "messages_url",
     "request_headers",
+    "secrets_of",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -33,6 +35,14 @@ def messages_url(base_url: str) -> str:
         url = httpx.URL(base_url.strip())
     except (httpx.InvalidURL, TypeError) as e:
         raise ProviderError(f"Invalid base URL {base_url!r}: {e}", e) from e
+    if url.userinfo:
+        # Quoting the URL would quote the password; and a gateway credential belongs in
+        # auth_token or headers, where it is masked.
+        shown = url.copy_with(username=None, password=None)
+        raise ProviderError(
+            f"Invalid base URL {str(shown)!r}: credentials in the URL (user:password@) are not "
+            "supported; use auth_token or headers"
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ProviderError(
             f"Invalid base URL {base_url!r}: expected http(s)://host[:port][/prefix]"
@@ -65,6 +75,20 @@ def check_secure(url: str, allow_insecure_http: bool) -> None:
         )
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _sendable(what: str, value: str) -> str:
+    # A value h11 would refuse (CR, LF, NUL, other controls) or httpx could not encode
+    # (non-ASCII) would fail later with the whole value quoted; refuse it here, unquoted.
+    if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+        raise ProviderError(
+            f"{what} cannot be sent in an HTTP header: it must be printable ASCII "
+            "(no line breaks or control characters; check for a trailing newline)"
+        )
+    return value
+
+
 def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The headers of every request: credentials, version, content type, then the config's
     extra headers (which may add a gateway's own auth or override ``anthropic-version``)."""
@@ -86,12 +110,31 @@ def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[
         "accept": "text/event-stream",
     }
     if api_key:
-        headers["x-api-key"] = api_key
+        headers["x-api-key"] = _sendable("api_key", api_key)
     if auth_token:
-        headers["authorization"] = f"Bearer {auth_token}"
+        headers["authorization"] = f"Bearer {_sendable('auth_token', auth_token)}"
     for name, value in (config.headers or {}).items():
-        headers[name.lower()] = value
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ProviderError(f"headers: {name!r} is not a valid HTTP header name")
+        headers[name.lower()] = _sendable(f"headers[{name!r}]", value)
     return headers
+
+
+def secrets_of(headers: Mapping[str, str], config: ProviderConfig) -> tuple[str, ...]:
+    """The values to mask wherever text leaves the provider: its credentials and the values of
+    the config's extra headers (a gateway's own key travels there). Longest first, so that a
+    token is masked before a part of it could be."""
+    values = {
+        headers.get("x-api-key", ""),
+        config.auth_token or "",
+        headers.get("authorization", ""),
+    }
+    values.update((config.headers or {}).values())
+    auth = headers.get("authorization", "")
+    if auth.startswith("Bearer "):
+        values.add(auth[len("Bearer ") :])
+    # Short values (a beta flag, "1") are not secrets and would mangle messages if masked.
+    return tuple(sorted((v for v in values if len(v) >= 8), key=len, reverse=True))
 
 
 class MessagesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -54,6 +54,15 @@ class ProviderError(Exception):
         if cause is not None:
             self.__cause__ = cause
 
+    def hide(self, secrets: tuple[str, ...]) -> None:
+        """Mask these exact values in the message: a server may quote a credential back."""
+        message = self.message
+        for secret in secrets:
+            message = message.replace(secret, "***")
+        if message != self.message:
+            self.message = message
+            self.args = (message, *self.args[1:])
+
     def __str__(self) -> str:
         extras = [
             f"{name}={value}"

@@ -52,7 +52,9 @@ def error_from_response(
     retry_after = parse_retry_after(headers)
     try:
         parsed = _decode_error(body)
-    except msgspec.DecodeError:  # includes ValidationError: JSON of another shape
+    # DecodeError includes ValidationError (JSON of another shape); msgspec raises
+    # UnicodeDecodeError for invalid UTF-8 inside a JSON string.
+    except (msgspec.DecodeError, UnicodeDecodeError):
         parsed = None
     if parsed is not None and parsed.error.message is not None:
         return error_for(

@@ -10,6 +10,7 @@ transport and saves what it returns, byte for byte, in the fixture format of
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
@@ -188,10 +189,13 @@ def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
 class _TeeStream(httpx.AsyncByteStream):
     """Pass the inner raw stream through, writing each piece to the fixture file as it goes."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, file: BinaryIO) -> None:
+    def __init__(
+        self, inner: httpx.AsyncByteStream, file: BinaryIO, secrets: tuple[bytes, ...]
+    ) -> None:
         self._inner = inner
         self._pieces: AsyncIterator[bytes] | None = None
         self._file = file
+        self._secrets = secrets
 
     def __aiter__(self) -> _TeeStream:
         return self
@@ -219,6 +223,38 @@ class _TeeStream(httpx.AsyncByteStream):
                 await self._inner.aclose()
             finally:
                 self._file.close()
+                _mask_file(Path(self._file.name), self._secrets)
+
+
+_KEY_SHAPE = re.compile(rb"sk-ant-[A-Za-z0-9_\-]+")
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
+
+
+def _request_secrets(request: httpx.Request) -> tuple[bytes, ...]:
+    """The request's credentials, to be masked if the server quotes them back."""
+    values: set[bytes] = set()
+    for name, value in request.headers.raw:
+        if _SECRET_HEADER.search(name.decode("latin-1")):
+            values.add(value)
+            scheme, _, token = value.partition(b" ")
+            if token and scheme.lower() in (b"bearer", b"basic"):
+                values.add(token)
+    return tuple(sorted((v for v in values if len(v) >= 8), key=len, reverse=True))
+
+
+def _mask_file(path: Path, secrets: tuple[bytes, ...]) -> None:
+    # A server may quote a credential back in an error body: that must not become a fixture.
+    # The recording stays byte for byte everywhere else. (A gzip body is not plaintext and
+    # cannot hold a readable key.)
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return
+    masked = _KEY_SHAPE.sub(b"sk-ant-***", body)
+    for secret in secrets:
+        masked = masked.replace(secret, b"***")
+    if masked != body:
+        path.write_bytes(masked)
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -229,6 +265,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     retry-after…; never request headers, keys or cookies); later ones to ``new-1.sse``,
     ``new-2.sse`` … The body is written raw, as received, while the caller streams it; the files
     are complete when the response is closed, and hold what arrived if the caller stops early.
+    One exception to byte for byte: a credential the server quoted back (the request's key or
+    token, or anything shaped like ``sk-ant-…``) is masked when the file is closed.
     ``paths`` lists the body files written.
 
     Example (pytest; record once against the real API, then replay offline)::
@@ -279,7 +317,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_TeeStream(inner_stream, file),
+            stream=_TeeStream(inner_stream, file, _request_secrets(request)),
             extensions=response.extensions,
         )
 

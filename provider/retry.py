@@ -3,6 +3,7 @@ the server's ``retry-after-ms`` / ``retry-after`` hints."""
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -16,26 +17,33 @@ _RETRY_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "
 MAX_DELAY = 60.0  # a longer hint is not waited out: the error goes to the caller instead
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
+def _seconds(value: str | None) -> float | None:
+    # A finite, non-negative number, or None ("nan" and "inf" are numbers to float()).
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        number = float(value)
     except ValueError:
-        pass
+        return None
+    return max(number, 0.0) if math.isfinite(number) else None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     import email.utils  # only for the rare HTTP-date form
 
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
 

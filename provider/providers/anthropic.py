@@ -25,6 +25,7 @@ from ..endpoint import (
     encode_body,
     messages_url,
     request_headers,
+    secrets_of,
 )
 from ..errors import NetworkError, ProviderError
 from ..http_errors import error_from_response, snippet
@@ -32,13 +33,16 @@ from ..retry import backoff_delay, should_retry
 from ..stream import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 from ..types import Message, MessageStreamChunk, ProviderConfig
 
-__all__ = ["DEFAULT_TIMEOUT", "AnthropicProvider"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AnthropicProvider"]
 
 logger = logging.getLogger("provider")
 
 # A read timeout bounds the gap between two reads, not the whole stream: a long reply with
 # pings never times out, a silent connection does.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+# Streams are long-lived: with httpx's default of 100 connections, a 101st concurrent stream
+# would wait for one and fail after the pool timeout. The official SDK allows 1000 too.
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 _MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
 _DRAIN_GRACE = 1.0  # seconds to wait for the end of the body after message_stop
 
@@ -80,6 +84,7 @@ class AnthropicProvider(BaseProvider):
         self.url = messages_url(base_url)
         check_secure(self.url, config.allow_insecure_http)
         self._headers = request_headers(config, os.environ)
+        self._secrets = secrets_of(self._headers, config)
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
@@ -112,12 +117,14 @@ class AnthropicProvider(BaseProvider):
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # trust_env (httpx's default) honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
-            self._client = httpx.AsyncClient(timeout=self.timeout, proxy=self._proxy)
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout, proxy=self._proxy, limits=DEFAULT_LIMITS
+            )
         return self._client
 
     async def create_message(
         self, system_prompt: str, messages: Sequence[Message]
-    ) -> AsyncIterator[MessageStreamChunk]:
+    ) -> AsyncGenerator[MessageStreamChunk, None]:
         """Stream the reply to ``messages`` as TextChunk, ThinkingChunk, ToolUseChunk,
         UsageChunk and StopChunk, each as soon as its event is complete.
 
@@ -165,6 +172,7 @@ class AnthropicProvider(BaseProvider):
                         await response.aclose()
                 return
             except ProviderError as e:
+                e.hide(self._secrets)  # before it is logged or raised
                 delay = self._retry_delay(e, attempt, yielded, headers)
                 if delay is None:
                     raise
@@ -179,11 +187,15 @@ class AnthropicProvider(BaseProvider):
         connection returns to the pool instead of being dropped. A server that keeps the
         response open past ``message_stop`` gets a short grace period, not a hang."""
         with anyio.move_on_after(_DRAIN_GRACE):
-            async for data in body:
-                # After message_stop the machine gives no chunk; stray events are a fault.
-                decoder.feed(data)
-                if decoder.error is not None:
-                    raise decoder.error
+            try:
+                async for data in body:
+                    # After message_stop the machine gives no chunk; stray events are a fault.
+                    decoder.feed(data)
+                    if decoder.error is not None:
+                        raise decoder.error
+            except httpx.HTTPError:
+                # The message is complete; a connection that fails now only loses its reuse.
+                return
 
     def _retry_delay(
         self, error: ProviderError, attempt: int, yielded: bool, headers: httpx.Headers | None
@@ -214,21 +226,26 @@ class AnthropicProvider(BaseProvider):
                 request_id=response.headers.get("request-id"),
             )
         if status >= 400 or status < 200:
-            body = await self._read_bounded(response)
-            raise error_from_response(status, response.headers, body, self.url)
+            body, failure = await self._read_bounded(response)
+            error = error_from_response(status, response.headers, body, self.url)
+            raise error from failure
         content_type = response.headers.get("content-type", "")
         if not content_type.lower().startswith("text/event-stream"):
-            body = await self._read_bounded(response)
+            body, failure = await self._read_bounded(response)
             raise ProviderError(
                 f"HTTP {status} from {self.url} is not an event stream "
                 f"(content-type {content_type or 'missing'!r}): {snippet(body) or 'empty body'}",
                 status=status,
                 request_id=response.headers.get("request-id"),
-            )
+            ) from failure
 
-    async def _read_bounded(self, response: httpx.Response) -> bytes:
+    async def _read_bounded(self, response: httpx.Response) -> tuple[bytes, httpx.HTTPError | None]:
+        """The start of an error body, and the read failure if the body was cut short: the
+        status is the news, so a proxy that resets the connection after its error page must
+        not turn a 407 or 502 into a bare NetworkError."""
         parts: list[bytes] = []
         size = 0
+        failure: httpx.HTTPError | None = None
         try:
             async with aclosing(_body(response)) as stream:
                 async for data in stream:
@@ -237,8 +254,8 @@ class AnthropicProvider(BaseProvider):
                     if size >= _MAX_ERROR_BODY:
                         break
         except httpx.HTTPError as e:
-            raise self._transport_error(e, "while reading an error response") from e
-        return b"".join(parts)[:_MAX_ERROR_BODY]
+            failure = e
+        return b"".join(parts)[:_MAX_ERROR_BODY], failure
 
     def _transport_error(self, error: httpx.HTTPError, when: str) -> ProviderError:
         """A NetworkError for connection failures and timeouts; a ProviderError otherwise."""

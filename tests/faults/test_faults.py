@@ -517,12 +517,6 @@ async def test_invalid_chunk_size(fault_server: FaultServer) -> None:
     await run_fault(fault_server, script, NetworkError, match="RemoteProtocolError")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="http_errors.error_from_response catches msgspec.DecodeError only; msgspec raises "
-    "UnicodeDecodeError for invalid UTF-8 in a JSON string, which escapes create_message",
-)
 async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> None:
     body = b'{"type":"error","error":{"type":"api_error","message":"Internal \xff error"}}'
     response = Response(
@@ -534,13 +528,6 @@ async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> N
 # --- after message_stop ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="AnthropicProvider._drain lets a transport error after message_stop (a reset, a FIN "
-    "without the final chunk, a read timeout shorter than the 1 s grace) become a NetworkError "
-    "although every chunk of the complete message was already yielded",
-)
 @pytest.mark.parametrize(
     ("framing", "end"),
     [("chunked", "reset"), ("close", "reset"), ("chunked", "close"), ("chunked", "wait")],
@@ -584,13 +571,6 @@ async def test_103_early_hints_before_the_stream(fault_server: FaultServer) -> N
     assert_complete(await run_fault(fault_server, script, None, keep_alive=True))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="retry.parse_retry_after catches TypeError/ValueError/IndexError from "
-    "email.utils.parsedate_to_datetime, which raises OverflowError for an out-of-range year "
-    "or offset; the OverflowError escapes create_message",
-)
 async def test_429_with_an_out_of_range_retry_after_date(fault_server: FaultServer) -> None:
     body = b'{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}'
     headers = [

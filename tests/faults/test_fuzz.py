@@ -390,12 +390,6 @@ def test_provider_on_any_response(
 API_ERROR = b'{"type":"error","error":{"type":"api_error","message":"%s"}}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="error_from_response leaks UnicodeDecodeError (invalid UTF-8 in the JSON message) "
-    "and parse_retry_after leaks OverflowError (an out-of-range HTTP date)",
-)
 @pytest.mark.parametrize("backend", ["asyncio"])
 @settings(DECODER, max_examples=40, phases=[Phase.explicit, Phase.generate])
 @given(

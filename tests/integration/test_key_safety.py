@@ -53,12 +53,6 @@ LIMIT = 15
 SSE = [("content-type", "text/event-stream")]
 JSON = [("content-type", "application/json")]
 
-TOKEN_ECHO = pytest.mark.xfail(
-    strict=True,
-    reason="lead bug: errors mask only text shaped like sk-ant-…; a gateway token or header "
-    "secret that a server quotes back lands in the error (and the retry log) unmasked",
-)
-
 
 def config(**fields: object) -> ProviderConfig:
     options: dict[str, object] = {
@@ -220,7 +214,6 @@ async def test_a_key_echoed_by_the_server_is_masked_in_the_error(
     assert_no_secret(*everything_about(error))
 
 
-@TOKEN_ECHO
 @pytest.mark.parametrize("reply", ECHOES.values(), ids=ECHOES.keys())
 async def test_a_gateway_token_echoed_by_the_server_is_masked_in_the_error(
     reply: Callable[[SeenRequest], Reply],
@@ -260,12 +253,6 @@ BAD_CREDENTIALS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead bug: a credential that cannot go in a header is not checked at construction; "
-    "h11 then raises LocalProtocolError quoting the whole value (chained as __cause__, and "
-    "retried as a NetworkError), or UnicodeEncodeError escapes unwrapped",
-)
 @pytest.mark.parametrize("bad", BAD_CREDENTIALS.values(), ids=BAD_CREDENTIALS.keys())
 async def test_a_credential_that_cannot_be_sent_is_refused_without_quoting_it(bad: str) -> None:
     async with ReplayServer(HAIKU) as server:
@@ -284,12 +271,6 @@ async def test_a_credential_that_cannot_be_sent_is_refused_without_quoting_it(ba
     assert_no_secret(*everything_about(error))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead bug: a password in base_url's userinfo is kept in the URL that error "
-    "messages quote (messages_url should refuse userinfo, or errors should show the URL "
-    "without it)",
-)
 async def test_a_password_in_the_base_url_is_not_quoted_in_errors() -> None:
     password = "pw-KEYSAFETY-url-41f"
     cfg = config(base_url=f"http://user:{password}@127.0.0.1:{closed_port()}/gw")
@@ -359,7 +340,6 @@ async def test_no_log_record_at_debug_holds_a_secret_during_a_stream_with_retrie
     assert_no_secret(*all_log_text(caplog))
 
 
-@TOKEN_ECHO
 async def test_no_log_record_holds_a_gateway_token_the_server_echoed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -415,12 +395,6 @@ async def test_a_recorded_stream_and_its_sidecar_hold_no_secret(tmp_path: Path) 
         assert_no_secret(content.decode())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead bug: RecordingTransport writes an error body byte for byte, so a key the "
-    "server quoted back lands in the fixture file (suggested: mask sk-ant-… and the "
-    "provider's own credentials in recorded bodies)",
-)
 async def test_a_recorded_error_body_that_quotes_the_key_does_not_keep_it(tmp_path: Path) -> None:
     error = await record(tmp_path, echo_json(401))
     assert isinstance(error, AuthenticationError)
