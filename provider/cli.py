@@ -30,7 +30,8 @@ DEMO_PROMPT = "Write a haiku about streaming."
 # Replay needs a key-shaped value for the request headers; it never leaves the process.
 _REPLAY_KEY = "sk-ant-replay-offline"
 _NO_KEY = (
-    "no API key: set ANTHROPIC_API_KEY=sk-ant-... to talk to the API, "
+    "no API key: set ANTHROPIC_API_KEY=sk-ant-... (or ANTHROPIC_AUTH_TOKEN for a gateway) "
+    "to talk to the API, "
     "or replay a recording offline: provider replay fixtures/haiku.sse"
 )
 
@@ -131,24 +132,26 @@ async def _replay(args: argparse.Namespace, path: Path, out: TextIO, err: TextIO
         await _stream(provider, args.system, args.prompt, out, err)
 
 
+def _has_credentials() -> bool:
+    # The provider reads them itself (ANTHROPIC_AUTH_TOKEN is a gateway's token).
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
 async def _live(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    key = os.environ.get("ANTHROPIC_API_KEY")
-    if not key:
+    if not _has_credentials():
         raise ProviderError(_NO_KEY)
-    await _stream(_provider(args, api_key=key, client=None), args.system, args.prompt, out, err)
+    await _stream(_provider(args, api_key=None, client=None), args.system, args.prompt, out, err)
 
 
 async def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     from .replay import RecordingTransport
 
-    key = os.environ.get("ANTHROPIC_API_KEY")
-    if not key:
+    if not _has_credentials():
         raise ProviderError(_NO_KEY)
     transport = RecordingTransport(httpx.AsyncHTTPTransport(), args.output)
     async with httpx.AsyncClient(transport=transport) as client:
-        await _stream(
-            _provider(args, api_key=key, client=client), args.system, args.prompt, out, err
-        )
+        provider = _provider(args, api_key=None, client=client)
+        await _stream(provider, args.system, args.prompt, out, err)
     err.write(f"recorded to {', '.join(map(str, transport.paths))}\n")
 
 
@@ -181,12 +184,12 @@ async def _models(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     args.prompt, args.system, args.max_tokens, args.base_url = DEMO_PROMPT, "", None, None
-    if os.environ.get("ANTHROPIC_API_KEY"):
-        err.write(f"ANTHROPIC_API_KEY is set: asking {args.model} live.\n")
+    if _has_credentials():
+        err.write(f"Credentials are set: asking {args.model} live.\n")
         await _live(args, out, err)
         return
     fixture = demo_fixture()
-    err.write(f"No ANTHROPIC_API_KEY: replaying {fixture.name} offline through the real client.\n")
+    err.write(f"No API key: replaying {fixture.name} offline through the real client.\n")
     err.write(f"> {DEMO_PROMPT}\n\n")
     err.flush()
     args.chunk_size, args.delay = 24, 0.04  # paced, so that it visibly streams

@@ -11,7 +11,7 @@ import msgspec
 
 from .constants import MODELS
 from .errors import ProviderError
-from .types import ModelConfig, ModelsConfig, ProviderConfig
+from .types import ModelConfig, ModelInfo, ModelsConfig, ProviderConfig
 
 if TYPE_CHECKING:
     from .base import BaseProvider
@@ -73,11 +73,46 @@ def load_models_config(path: str | os.PathLike[str]) -> ModelsConfig:
     # Each model is converted on its own so that an error can name its key: msgspec
     # reports dict keys as ``[...]``.
     top = _convert(name, document, _Document, "$")
-    models = {
-        key: _convert(name, value, ModelConfig, _key("$.models", key))
-        for key, value in top.models.items()
-    }
+    models: dict[str, ModelConfig] = {}
+    for key, value in top.models.items():
+        where = _key("$.models", key)
+        _check_spelling(name, value, where)
+        models[key] = _convert(name, value, ModelConfig, where)
     return _validate(name, ModelsConfig(active=top.active, models=models))
+
+
+def _misspellings(kind: type[msgspec.Struct]) -> dict[str, str]:
+    # Python's snake_case name -> the camelCase key the file must use, where they differ.
+    return {f.name: f.encode_name for f in msgspec.structs.fields(kind) if f.name != f.encode_name}
+
+
+_SNAKE = {
+    "providerConfig": _misspellings(ProviderConfig),
+    "modelInfo": _misspellings(ModelInfo),
+}
+
+
+def _check_spelling(name: str, entry: object, where: str) -> None:
+    """Unknown keys are tolerated (the TypeScript side may add some), but a snake_case spelling
+    of a known key is a mistake that would be silently ignored: ``auth_token`` left out would
+    send ANTHROPIC_API_KEY from the environment to a gateway meant to get a token."""
+    if not isinstance(entry, dict):
+        return
+    config = entry.get("providerConfig")
+    for section, info in (("providerConfig", config), ("modelInfo", _get(config, "modelInfo"))):
+        if not isinstance(info, dict):
+            continue
+        path = f"{where}.providerConfig" + ("" if section == "providerConfig" else ".modelInfo")
+        for key in info:
+            right = _SNAKE[section].get(key)
+            if right is not None:
+                raise ProviderError(
+                    f"{name}: {path}.{key}: models.json keys are camelCase: {right}"
+                )
+
+
+def _get(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
 
 
 class _Document(msgspec.Struct):

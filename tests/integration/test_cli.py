@@ -177,7 +177,8 @@ def test_ctrl_c_exits_130() -> None:
     assert b"interrupted" in err
 
 
-def test_serve_announces_its_port_and_streams() -> None:
+@pytest.mark.parametrize("credential", ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"])
+def test_serve_announces_its_port_and_streams(credential: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "provider", "serve", "fixtures", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -187,7 +188,7 @@ def test_serve_announces_its_port_and_streams() -> None:
         first = process.stdout.readline()
         match = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", first)
         assert match, first
-        env = {"ANTHROPIC_API_KEY": "sk-ant-cli-test", "ANTHROPIC_BASE_URL": match.group(1)}
+        env = {credential: "sk-ant-cli-test", "ANTHROPIC_BASE_URL": match.group(1)}
         result = run("chat", "Write a haiku about streaming.", env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.rstrip("\n") == expected_text("haiku.sse").rstrip("\n")

@@ -263,8 +263,8 @@ async def test_a_gateway_that_holds_the_real_key_needs_only_its_own_token(
 
 
 async def test_the_nginx_config_in_the_docs_streams(tmp_path: Path) -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "gateways.md").read_text()
-    (conf,) = re.findall(r"^```nginx\n(.*?)^```", doc, re.S | re.M)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (conf,) = re.findall(r"^```nginx\n(.*?)^```", readme, re.S | re.M)
     binary = require_binary("nginx", "nginx")
     port = free_port()
     async with ReplayServer(FIXTURES) as server:

@@ -486,3 +486,32 @@ async def test_the_key_sent_is_the_files_else_the_environments(
     assert seen[0]["path"] == "/v1/messages"
     assert info.value.status == 401
     assert "ENVKEYONLY" not in str(info.value) and "FILEKEYONLY" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "right"),
+    [
+        ("providerConfig", "auth_token", "authToken"),
+        ("providerConfig", "base_url", "baseUrl"),
+        ("providerConfig", "allow_insecure_http", "allowInsecureHttp"),
+        ("modelInfo", "input_price", "inputPrice"),
+        ("modelInfo", "cache_writes_1h_price", "cacheWrites1hPrice"),
+    ],
+)
+def test_a_snake_case_key_is_refused_not_ignored(
+    tmp_path: Path, section: str, key: str, right: str
+) -> None:
+    # Ignored, `auth_token` would let ANTHROPIC_API_KEY from the environment go to a gateway
+    # that was meant to get a token.
+    provider_config: dict[str, Any] = {"modelId": "claude-sonnet-4-5"}
+    if section == "providerConfig":
+        provider_config[key] = "x"
+        where = "$.models.fast.providerConfig"
+    else:
+        provider_config["modelInfo"] = {key: 1.0}
+        where = "$.models.fast.providerConfig.modelInfo"
+    document = {"active": "fast", "models": {"fast": {"providerConfig": provider_config}}}
+    with pytest.raises(ProviderError) as info:
+        load_models_config(write(tmp_path, document))
+    assert f"{where}.{key}" in str(info.value)
+    assert right in str(info.value)

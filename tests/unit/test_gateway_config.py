@@ -375,19 +375,29 @@ def test_models_json_without_allow_insecure_http_refuses_a_remote_http_gateway(
     assert KEY not in str(caught.value)
 
 
-# --- docs/gateways.md: the examples run and the table is the code's ----------------------------
+# --- README's "Gateways and proxies": the examples run and the table is the code's ------------
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "gateways.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def doc_text() -> str:
+    """The README's "Gateways and proxies" section, up to the next top-level heading."""
+    text = DOC.read_text()
+    start = text.index("\n## Gateways and proxies\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
+
+
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 _URL_ROW = re.compile(r"^\| `(https?://[^`]+)` \| `(https?://[^`]+)` \|$", re.M)
 
 
 def doc_blocks(language: str) -> list[str]:
-    return [code for lang, code in _BLOCK.findall(DOC.read_text()) if lang == language]
+    return [code for lang, code in _BLOCK.findall(doc_text()) if lang == language]
 
 
 def test_doc_base_url_table_is_what_the_code_does() -> None:
-    rows = _URL_ROW.findall(DOC.read_text())
+    rows = _URL_ROW.findall(doc_text())
     assert len(rows) >= 7
     for base_url, expected in rows:
         assert messages_url(base_url) == expected, base_url
@@ -427,6 +437,7 @@ def test_doc_models_json_example_loads(tmp_path: Path, monkeypatch: pytest.Monke
     assert provider.config.headers == {"anthropic-beta": "prompt-caching-2024-07-31"}
 
 
-def test_a_snake_case_key_in_models_json_is_ignored_as_the_doc_warns(tmp_path: Path) -> None:
+def test_a_snake_case_key_in_models_json_is_refused_as_the_doc_says(tmp_path: Path) -> None:
     path = write_models(tmp_path, {"auth_token": TOKEN})
-    assert load_models_config(path).models["gw"].provider_config.auth_token is None
+    with pytest.raises(ProviderError, match="authToken"):
+        load_models_config(path)
