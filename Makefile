@@ -47,6 +47,7 @@ test-deps:
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.load --streams 500
 
 clean:
 	rm -rf $(VENV)
