@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 import msgspec
 
-from .errors import ProviderError
+from .errors import ProviderError, secret_values
 from .types import Message, ProviderConfig
 
 __all__ = [
@@ -122,19 +122,15 @@ def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[
 
 def secrets_of(headers: Mapping[str, str], config: ProviderConfig) -> tuple[str, ...]:
     """The values to mask wherever text leaves the provider: its credentials and the values of
-    the config's extra headers (a gateway's own key travels there). Longest first, so that a
-    token is masked before a part of it could be."""
-    values = {
-        headers.get("x-api-key", ""),
-        config.auth_token or "",
-        headers.get("authorization", ""),
-    }
-    values.update((config.headers or {}).values())
-    auth = headers.get("authorization", "")
-    if auth.startswith("Bearer "):
-        values.add(auth[len("Bearer ") :])
-    # Short values (a beta flag, "1") are not secrets and would mangle messages if masked.
-    return tuple(sorted((v for v in values if len(v) >= 8), key=len, reverse=True))
+    the config's extra headers (a gateway's own key travels there)."""
+    return secret_values(
+        [
+            headers.get("x-api-key", ""),
+            headers.get("authorization", ""),
+            config.auth_token or "",
+            *(config.headers or {}).values(),
+        ]
+    )
 
 
 class MessagesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):

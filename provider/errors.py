@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = [
+    "KEY_SHAPE",
     "AuthenticationError",
     "NetworkError",
     "OverloadedError",
@@ -13,16 +15,34 @@ __all__ = [
     "TokenLimitError",
     "error_for",
     "redact",
+    "secret_values",
 ]
 
 # Defence in depth: messages are built without secrets, but text quoted from a server
 # or an exception could still carry a key, so anything shaped like one is masked.
-_SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
+# The pattern is shared with the recorder, which masks bytes.
+KEY_SHAPE = r"sk-ant-[A-Za-z0-9_\-]+"
+_SECRET = re.compile(KEY_SHAPE)
+_SCHEMES = ("bearer", "basic")
+_SHORTEST_SECRET = 8  # shorter values (a beta flag, "1") are not secrets; masking them mangles text
 
 
 def redact(text: str) -> str:
     """Mask anything that looks like an Anthropic key."""
     return _SECRET.sub("sk-ant-***", text)
+
+
+def secret_values(values: Iterable[str]) -> tuple[str, ...]:
+    """The exact values to mask, from credential header values: each value and, for
+    ``Bearer X`` / ``Basic X``, ``X`` alone. Longest first, so that a token is masked before
+    a part of it could be."""
+    found: set[str] = set()
+    for value in values:
+        found.add(value)
+        scheme, _, token = value.partition(" ")
+        if token and scheme.lower() in _SCHEMES:
+            found.add(token)
+    return tuple(sorted((v for v in found if len(v) >= _SHORTEST_SECRET), key=len, reverse=True))
 
 
 class ProviderError(Exception):

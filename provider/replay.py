@@ -19,7 +19,7 @@ import anyio
 import httpx
 import msgspec
 
-from .errors import ProviderError, redact
+from .errors import KEY_SHAPE, ProviderError, redact, secret_values
 from .fixtures import (
     FORBIDDEN_HEADERS,
     Fixture,
@@ -226,20 +226,18 @@ class _TeeStream(httpx.AsyncByteStream):
                 _mask_file(Path(self._file.name), self._secrets)
 
 
-_KEY_SHAPE = re.compile(rb"sk-ant-[A-Za-z0-9_\-]+")
+_KEY_SHAPE = re.compile(KEY_SHAPE.encode())
 _SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
 
 
 def _request_secrets(request: httpx.Request) -> tuple[bytes, ...]:
     """The request's credentials, to be masked if the server quotes them back."""
-    values: set[bytes] = set()
-    for name, value in request.headers.raw:
-        if _SECRET_HEADER.search(name.decode("latin-1")):
-            values.add(value)
-            scheme, _, token = value.partition(b" ")
-            if token and scheme.lower() in (b"bearer", b"basic"):
-                values.add(token)
-    return tuple(sorted((v for v in values if len(v) >= 8), key=len, reverse=True))
+    values = [
+        value.decode("latin-1")
+        for name, value in request.headers.raw
+        if _SECRET_HEADER.search(name.decode("latin-1"))
+    ]
+    return tuple(v.encode("latin-1") for v in secret_values(values))
 
 
 def _mask_file(path: Path, secrets: tuple[bytes, ...]) -> None:
