@@ -35,6 +35,8 @@ import anyio.abc
 import h11
 import pytest
 
+from tests.loopback import listen
+
 __all__ = [
     "Certificate",
     "ForwardProxy",
@@ -304,13 +306,7 @@ class ScriptedUpstream:
 
     async def __aenter__(self) -> ScriptedUpstream:
         async with contextlib.AsyncExitStack() as stack:
-            listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-            stack.push_async_callback(listener.aclose)
-            port = listener.extra(anyio.abc.SocketAttribute.local_port)
-            self.url = f"http://127.0.0.1:{port}"
-            group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(group.cancel_scope.cancel)
-            group.start_soon(listener.serve, self._serve)
+            self.url = await listen(stack, self._serve)
             self._stack = stack.pop_all()
         return self
 

@@ -29,6 +29,8 @@ import anyio.abc
 import h11
 import sniffio
 
+from tests.loopback import listen
+
 __all__ = [
     "CLIENT_CLOSED",
     "FaultConnection",
@@ -377,13 +379,7 @@ class FaultServer:
 
     async def __aenter__(self) -> FaultServer:
         async with contextlib.AsyncExitStack() as stack:
-            listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-            stack.push_async_callback(listener.aclose)
-            port = listener.extra(anyio.abc.SocketAttribute.local_port)
-            self.url = f"http://127.0.0.1:{port}"
-            group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(group.cancel_scope.cancel)  # runs first on exit
-            group.start_soon(listener.serve, self._handle, group)
+            self.url = await listen(stack, self._handle)
             await anyio.sleep(0)  # the listening task exists from here on
             self._exit = stack.pop_all()
         return self
