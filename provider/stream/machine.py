@@ -302,15 +302,15 @@ class ChunkDecoder:
         if self._closed:
             raise ProviderError("ChunkDecoder.feed called after close")
         events: list[SSEEvent] = []
+        failure: ProviderError | None = None
         try:
             self._framer.feed_into(data, events.append)
         except ProviderError as exc:
-            # The events framed before the oversized one still count; the fault comes after.
-            chunks = self._process(events)
-            if self._error is None:
-                self._error = exc
-            return chunks
-        return self._process(events)
+            failure = exc  # the events framed before the oversized one still count
+        chunks = self._process(events)
+        if failure is not None and self._error is None:
+            self._error = failure
+        return chunks
 
     def close(self) -> list[MessageStreamChunk]:
         """End of input. Raises the stream's fault if it had one, and ``NetworkError`` if
