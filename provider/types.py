@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from .errors import ProviderError
+from .content import Message
 
 __all__ = [
     "Message",
@@ -26,25 +26,6 @@ __all__ = [
     "ToolUseChunk",
     "UsageChunk",
 ]
-
-Role = Literal["user", "assistant"]
-_ROLES = ("user", "assistant")
-
-
-class Message(msgspec.Struct, frozen=True):
-    """One turn of the conversation."""
-
-    role: Role
-    content: str
-
-    def __post_init__(self) -> None:
-        if self.role not in _ROLES:
-            raise ProviderError(
-                f"Invalid message role {self.role!r}: expected 'user' or 'assistant'"
-            )
-        if not isinstance(self.content, str) or not self.content:
-            raise ProviderError(f"Message content must be a non-empty string (role {self.role!r})")
-
 
 # Chunks: one small immutable Struct per kind. ``type`` is a class constant, not a field, so
 # no chunk can claim another kind; msgspec writes it as the JSON tag, so the union round-trips.

@@ -21,6 +21,7 @@ from provider import (
     ToolUseChunk,
     UsageChunk,
 )
+from provider.content import TextBlock
 from provider.types import ModelConfig
 
 # Shaped like a real key so that a leak is recognisable; it is not one.
@@ -54,7 +55,7 @@ def test_message_rejects_empty_content() -> None:
     assert "non-empty" in text
 
 
-@pytest.mark.parametrize("content", [None, 1, b"Hi", ["Hi"], {"text": "Hi"}])
+@pytest.mark.parametrize("content", [None, 1, b"Hi", {"text": "Hi"}])
 def test_message_rejects_non_str_content(content: Any) -> None:
     with pytest.raises(ProviderError) as info:
         Message(role="assistant", content=content)
@@ -62,6 +63,11 @@ def test_message_rejects_non_str_content(content: Any) -> None:
     assert "content" in text
     assert "string" in text
     assert "'assistant'" in text  # says which message
+
+
+def test_message_rejects_a_list_item_that_is_not_a_block() -> None:
+    with pytest.raises(ProviderError, match=r"\(role 'user'\)\[1\] is a str, not a content block"):
+        Message(role="user", content=[TextBlock("a"), "Hi"])  # type: ignore[list-item]
 
 
 def test_message_validation_also_runs_when_decoding() -> None:
