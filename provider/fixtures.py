@@ -15,9 +15,10 @@ The optional sidecar ``NAME.meta.json`` beside it adds what the body cannot say:
     }
 
 ``expect`` is what a correct client yields for this body (see :class:`Expect`); tests compare
-against it. The sidecar holds response metadata only: never request data, never a secret. The
-loader refuses unknown keys and request-only headers such as ``x-api-key``, and the error names
-the file and the key.
+against it. ``request`` is optional: the Messages API JSON body that produces this response (for
+multi-turn tests, which send it, and for examples), never its headers. Nothing in a sidecar may
+hold a secret: the loader refuses unknown keys, request-only headers such as ``x-api-key`` and
+anything shaped like a key, and the error names the file and the key.
 """
 
 from __future__ import annotations
@@ -102,12 +103,14 @@ class Expect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defa
 
 
 class FixtureMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    """The sidecar file ``NAME.meta.json``: response metadata, never request data."""
+    """The sidecar file ``NAME.meta.json``: response metadata and, optionally, the request body
+    that produces the response (``request``, the Messages API JSON; never headers or keys)."""
 
     description: str | None = None
     status: int = 200
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     expect: Expect | None = None
+    request: dict[str, Any] | None = None
 
 
 def _default_headers() -> dict[str, str]:
@@ -115,7 +118,8 @@ def _default_headers() -> dict[str, str]:
 
 
 class Fixture(msgspec.Struct, kw_only=True):
-    """A recorded response: its body bytes, status, headers (lower-case names) and expectations."""
+    """A recorded response: its body bytes, status, headers (lower-case names), expectations,
+    and the request body that produces it when the sidecar gives one."""
 
     name: str
     body: bytes
@@ -123,6 +127,7 @@ class Fixture(msgspec.Struct, kw_only=True):
     headers: dict[str, str] = msgspec.field(default_factory=_default_headers)
     expect: Expect | None = None
     description: str | None = None
+    request: dict[str, Any] | None = None
 
 
 _meta_decoder = msgspec.json.Decoder(FixtureMeta)
@@ -191,6 +196,10 @@ def load_meta(path: str | os.PathLike[str]) -> FixtureMeta:
     if not 100 <= meta.status <= 599:
         raise ProviderError(f"{where}: key 'status' must be an HTTP status, got {meta.status}")
     meta.headers = _check_headers(where, meta.headers)
+    if meta.request is not None:
+        text = _meta_encoder.encode(meta.request).decode()
+        if redact(text) != text:
+            raise ProviderError(f"{where}: key 'request' looks like it holds an API key")
     return meta
 
 
@@ -220,6 +229,7 @@ def load_fixture(path: str | os.PathLike[str]) -> Fixture:
             headers=headers,
             expect=meta.expect,
             description=meta.description,
+            request=meta.request,
         )
     return Fixture(name=_stem(body_path), body=body, headers=headers)
 
