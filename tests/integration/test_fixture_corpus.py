@@ -13,6 +13,7 @@ Independent views of each fixture must agree:
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from contextlib import aclosing
@@ -239,6 +240,21 @@ REQUIRED = {
     "prompt_too_long_400.json",
     "bad_gateway_502.html",
 }
+# Conversations (issues 10 and 11): each sidecar holds the request that produces the response.
+CONVERSATIONS = {
+    "image_question.sse",
+    "pdf_citations.sse",
+    "tool_roundtrip_1.sse",
+    "tool_roundtrip_2.sse",
+    "thinking_tool_1.sse",
+    "thinking_tool_2.sse",
+    "agent_1.sse",
+    "agent_2.sse",
+    "agent_pause.sse",
+    "agent_resume.sse",
+    "redacted_thinking.sse",
+}
+REQUIRED |= CONVERSATIONS
 
 
 def test_corpus_covers_the_required_cases() -> None:
@@ -269,6 +285,93 @@ def test_stream_fixture_has_the_real_wire_shape(name: str) -> None:
     assert re.fullmatch(r"msg_01[A-Za-z0-9]{22}", first["message"]["id"])
     if fixture.expect is not None and fixture.expect.error is None:
         assert json.loads(events[-1][1]) == {"type": "message_stop"}
+
+
+# --- multi-turn sequences: the next request carries the previous turn back -----------------
+
+SEQUENCES = sorted((FIXTURES / "sequences").glob("*.json"))
+
+
+def assistant_turn(body: bytes) -> dict[str, Any]:
+    """The assistant message a stream amounts to, folded from its events with plain json:
+    each block as content_block_start gave it, with its deltas applied."""
+    blocks: dict[int, dict[str, Any]] = {}
+    parts: dict[int, str] = {}
+    for _, data in sse_events(body):
+        obj = json.loads(data)
+        kind = obj["type"]
+        if kind == "content_block_start":
+            blocks[obj["index"]] = dict(obj["content_block"])
+        elif kind == "content_block_delta":
+            block, delta = blocks[obj["index"]], obj["delta"]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] = delta["signature"]
+            elif delta["type"] == "citations_delta":
+                block["citations"] = [*block["citations"], delta["citation"]]
+            elif delta["type"] == "input_json_delta":
+                parts[obj["index"]] = parts.get(obj["index"], "") + delta["partial_json"]
+        elif kind == "content_block_stop" and parts.get(obj["index"], "").strip():
+            blocks[obj["index"]]["input"] = json.loads(parts[obj["index"]])
+    return {"role": "assistant", "content": [blocks[i] for i in sorted(blocks)]}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERSATIONS))
+def test_conversation_fixture_carries_its_request(name: str) -> None:
+    request = FIXTURES_BY_NAME[name].request
+    assert request is not None
+    assert request["model"].startswith("claude-")
+    assert request["max_tokens"] >= 1
+    assert request["stream"] is True
+    assert request["messages"][0]["role"] == "user"
+    roles = [m["role"] for m in request["messages"]]
+    assert all(a != b for a, b in itertools.pairwise(roles)), "roles must alternate"
+
+
+def test_sequences_name_fixtures_in_order() -> None:
+    assert {p.stem for p in SEQUENCES} >= {"tool_roundtrip", "thinking_tool", "agent"}
+    for path in SEQUENCES:
+        names = json.loads(path.read_text())
+        assert isinstance(names, list) and len(names) >= 2, path
+        for name in names:
+            assert FIXTURES_BY_NAME[f"{name}.sse"].request is not None, (path, name)
+
+
+@pytest.mark.parametrize("path", SEQUENCES, ids=[p.stem for p in SEQUENCES])
+def test_each_request_carries_the_previous_turn_back_exactly(path: Path) -> None:
+    names = json.loads(path.read_text())
+    for first, second in itertools.pairwise(names):
+        before = FIXTURES_BY_NAME[f"{first}.sse"]
+        after = FIXTURES_BY_NAME[f"{second}.sse"]
+        assert before.request is not None and after.request is not None
+        history = before.request["messages"]
+        messages = after.request["messages"]
+        # The same conversation, the same settings, one turn further.
+        assert messages[: len(history)] == history
+        assert {k: v for k, v in after.request.items() if k != "messages"} == {
+            k: v for k, v in before.request.items() if k != "messages"
+        }
+        turn = assistant_turn(before.body)
+        assert messages[len(history)] == turn
+        ref = reference_outcome(before.body)
+        if ref.stop_reason == "tool_use":
+            # Then one user message answering every client tool call, in order.
+            assert len(messages) == len(history) + 2
+            results = messages[-1]
+            assert results["role"] == "user"
+            assert [b["type"] for b in results["content"]] == ["tool_result"] * len(ref.tool_calls)
+            assert [b["tool_use_id"] for b in results["content"]] == [c.id for c in ref.tool_calls]
+        else:
+            # pause_turn: the paused turn goes back as the last message, to be continued.
+            assert ref.stop_reason == "pause_turn"
+            assert len(messages) == len(history) + 1
+        # What the API refuses without: thinking blocks come back with their signature.
+        for block in turn["content"]:
+            if block["type"] == "thinking":
+                assert re.fullmatch(r"E[A-Za-z0-9+/]{100,}={0,2}", block["signature"])
 
 
 def test_demo_haiku_streams_visibly() -> None:

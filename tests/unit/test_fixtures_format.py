@@ -215,3 +215,39 @@ def test_encode_meta_round_trips_and_omits_unset_fields(tmp_path: Path) -> None:
     assert decoded["expect"] == {"error": "OverloadedError", "error_status": 529}
     path = write(tmp_path / "x.meta.json", raw)
     assert load_meta(path) == meta
+
+
+def test_sidecar_request_is_kept_as_the_json_body(tmp_path: Path) -> None:
+    body = write(tmp_path / "turn.sse", SSE)
+    request = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+        "stream": True,
+    }
+    sidecar(body, {"request": request})
+    fixture = load_fixture(body)
+    assert fixture.request == request
+    assert load_meta(meta_path(body)).request == request
+    assert load_fixture(write(tmp_path / "bare.sse", SSE)).request is None
+
+
+@pytest.mark.parametrize("request_value", [["not", "an", "object"], "text", 3])
+def test_sidecar_request_must_be_an_object(tmp_path: Path, request_value: Any) -> None:
+    body = write(tmp_path / "r.sse", SSE)
+    side = sidecar(body, {"request": request_value})
+    with pytest.raises(ProviderError) as info:
+        load_fixture(body)
+    assert str(side) in str(info.value)
+    assert "request" in str(info.value)
+
+
+def test_secret_in_the_request_is_refused_and_not_echoed(tmp_path: Path) -> None:
+    body = write(tmp_path / "leak.sse", SSE)
+    request = {"messages": [{"role": "user", "content": "my key is sk-ant-api03-REALLYSECRET"}]}
+    sidecar(body, {"request": request})
+    with pytest.raises(ProviderError) as info:
+        load_fixture(body)
+    assert "'request'" in str(info.value)
+    assert "REALLYSECRET" not in str(info.value)
+    assert "REALLYSECRET" not in repr(info.value)
