@@ -329,6 +329,9 @@ def test_conversation_fixture_carries_its_request(name: str) -> None:
     assert request["messages"][0]["role"] == "user"
     roles = [m["role"] for m in request["messages"]]
     assert all(a != b for a, b in itertools.pairwise(roles)), "roles must alternate"
+    # provider's content blocks load the history and encode it back to the same JSON.
+    messages = msgspec.json.decode(json.dumps(request["messages"]), type=list[Message])
+    assert json.loads(msgspec.json.encode(messages)) == request["messages"]
 
 
 def test_sequences_name_fixtures_in_order() -> None:
