@@ -1,21 +1,19 @@
-"""Building the Messages request: base-URL rules, headers and the JSON body (no I/O)."""
+"""Where and how requests go: base-URL rules and headers (no I/O; the body is request.py's)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import httpx
-import msgspec
 
 from .errors import ProviderError, secret_values
-from .types import Message, ProviderConfig
+from .types import ProviderConfig
 
 __all__ = [
     "ANTHROPIC_VERSION",
     "DEFAULT_BASE_URL",
-    "MessagesRequest",
     "check_secure",
     "messages_url",
     "request_headers",
@@ -130,39 +128,4 @@ def secrets_of(headers: Mapping[str, str], config: ProviderConfig) -> tuple[str,
             config.auth_token or "",
             *(config.headers or {}).values(),
         ]
-    )
-
-
-class MessagesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The JSON body of a streaming ``POST /v1/messages``."""
-
-    model: str
-    max_tokens: int
-    system: str | None = None
-    messages: Sequence[Message]
-    stream: bool
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-def encode_body(
-    model: str, max_tokens: int, system_prompt: str, messages: Sequence[Message]
-) -> bytes:
-    """The request body; an empty system prompt is left out rather than sent empty."""
-    if not messages:
-        raise ProviderError("At least one message is required")
-    for i, message in enumerate(messages):
-        if not isinstance(message, Message):
-            raise ProviderError(f"messages[{i}] is a {type(message).__name__}, not a Message")
-    if not isinstance(system_prompt, str):
-        raise ProviderError(f"system_prompt must be a str, not {type(system_prompt).__name__}")
-    return _encode(
-        MessagesRequest(
-            model=model,
-            max_tokens=max_tokens,
-            system=system_prompt or None,
-            messages=messages,
-            stream=True,
-        )
     )

@@ -1,49 +1,38 @@
-"""AnthropicProvider: the thin httpx shell around the sans-I/O stream core.
+"""AnthropicProvider: the thin httpx shell around the sans-I/O core.
 
-Only this module knows httpx: it sends the request, maps HTTP failures to ProviderErrors,
-retries before the first chunk, feeds response bytes to the ChunkDecoder and closes the
-response however the caller stops.
+Only this module and its sync twin wait on I/O: they send the request, read the answer into
+its decoder, sleep before a retry and close the response however the caller stops. Every
+decision (the request, the verdict on a response, the retry delay, the error for a transport
+failure) is made by the pure ``ShellBase`` they share (``shell.py``).
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from types import TracebackType
-from typing import cast
+from typing import TypeVar, cast
 
 import anyio
 import httpx
 
-from ..base import BaseProvider
-from ..constants import DEFAULT_MAX_TOKENS
-from ..endpoint import (
-    DEFAULT_BASE_URL,
-    check_secure,
-    encode_body,
-    messages_url,
-    request_headers,
-    secrets_of,
-)
-from ..errors import NetworkError, ProviderError
-from ..http_errors import error_from_response, snippet
-from ..retry import backoff_delay, should_retry
-from ..stream import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
+from ..errors import ProviderError
+from ..stream import DEFAULT_MAX_EVENT_SIZE
 from ..types import Message, MessageStreamChunk, ProviderConfig
+from .shell import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    MAX_ERROR_BODY,
+    BodyDecoder,
+    Call,
+    ShellBase,
+    refusal,
+    refused,
+)
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AnthropicProvider"]
 
-logger = logging.getLogger("provider")
-
-# A read timeout bounds the gap between two reads, not the whole stream: a long reply with
-# pings never times out, a silent connection does.
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
-# Streams are long-lived: with httpx's default of 100 connections, a 101st concurrent stream
-# would wait for one and fail after the pool timeout. The official SDK allows 1000 too.
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-_MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
+T = TypeVar("T")
 _DRAIN_GRACE = 1.0  # seconds to wait for the end of the body after message_stop
 
 
@@ -52,7 +41,7 @@ def _body(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
 
 
-class AnthropicProvider(BaseProvider):
+class AnthropicProvider(ShellBase):
     """Streams the Anthropic Messages API as typed chunks.
 
     ``http_client``: an ``httpx.AsyncClient`` to use (and leave open); by default the provider
@@ -75,27 +64,16 @@ class AnthropicProvider(BaseProvider):
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         retry_base_delay: float = 0.5,
     ) -> None:
-        super().__init__(config)
-        if max_retries < 0:
-            raise ProviderError(f"max_retries must be >= 0, got {max_retries}")
-        if proxy is not None and http_client is not None:
-            raise ProviderError("Pass proxy= to your own http_client, not to the provider")
-        base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-        self.url = messages_url(base_url)
-        check_secure(self.url, config.allow_insecure_http)
-        self._headers = request_headers(config, os.environ)
-        self._secrets = secrets_of(self._headers, config)
-        self.max_retries = max_retries
-        self.retry_base_delay = retry_base_delay
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
-        self._proxy = proxy
-        if max_event_size < 1:
-            raise ProviderError(f"max_event_size must be >= 1, got {max_event_size}")
-        self.max_event_size = max_event_size
+        super().__init__(
+            config,
+            http_client=http_client,
+            max_retries=max_retries,
+            timeout=timeout,
+            proxy=proxy,
+            max_event_size=max_event_size,
+            retry_base_delay=retry_base_delay,
+        )
         self._client = http_client
-        self._owns_client = http_client is None
-        info = self.get_model().info
-        self._max_tokens = info.max_tokens or DEFAULT_MAX_TOKENS
 
     async def __aenter__(self) -> AnthropicProvider:
         return self
@@ -122,7 +100,7 @@ class AnthropicProvider(BaseProvider):
             )
         return self._client
 
-    async def create_message(
+    def create_message(
         self, system_prompt: str, messages: Sequence[Message]
     ) -> AsyncGenerator[MessageStreamChunk, None]:
         """Stream the reply to ``messages`` as TextChunk, ThinkingChunk, ToolUseChunk,
@@ -131,58 +109,70 @@ class AnthropicProvider(BaseProvider):
         Raises a ProviderError subclass on any failure, after every chunk that arrived was
         yielded. Stopping early (``break``, ``aclose()``, cancellation) closes the response.
         """
-        body = encode_body(self.config.model_id, self._max_tokens, system_prompt, messages)
+        return self._exchange(lambda: self._messages_call(system_prompt, messages))
+
+    async def _exchange(self, prepare: Callable[[], Call[T]]) -> AsyncGenerator[T, None]:
+        """Send the call ``prepare`` makes (on the first iteration, so that a malformed
+        argument raises there, before any I/O), and yield what its decoder reads from the
+        answer; retry before the first result, close the response however the caller stops."""
+        call = prepare()
         client = self._http()
-        request = client.build_request(
-            "POST", self.url, content=body, headers=self._headers, timeout=self.timeout
-        )
+        request = self._request(client, call)
         attempt = 0
         while True:
             yielded = False
             headers: httpx.Headers | None = None  # of the response, once there is one
             try:
-                response = await self._send(client, request)
+                response = await self._send(client, request, call)
                 headers = response.headers
                 try:
-                    await self._check(response)
-                    decoder = ChunkDecoder(max_event_size=self.max_event_size)
-                    try:
-                        async with aclosing(_body(response)) as stream:
-                            async for data in stream:
-                                for chunk in decoder.feed(data):
-                                    yielded = True
-                                    yield chunk
-                                if decoder.error is not None:
-                                    raise decoder.error
-                                if decoder.done:
-                                    await self._drain(stream, decoder)
-                                    break
-                        for chunk in decoder.close():
-                            yielded = True
-                            yield chunk
-                    except ProviderError as e:
-                        if e.request_id is None:
-                            e.request_id = response.headers.get("request-id")
-                        raise
-                    except httpx.HTTPError as e:
-                        raise self._transport_error(e, "while reading the stream") from e
+                    if refused(response.status_code, headers, call.expect):
+                        body, failure = await self._read_bounded(response)
+                        raise refusal(
+                            response.status_code, headers, body, call.url, call.expect
+                        ) from failure
+                    decoder = call.decoder()
+                    async with aclosing(_body(response)) as stream:
+                        async for data in stream:
+                            for item in decoder.feed(data):
+                                yielded = True
+                                yield item
+                            if decoder.error is not None:
+                                raise decoder.error
+                            if decoder.done:
+                                await self._drain(stream, decoder)
+                                break
+                    for item in decoder.close():
+                        yielded = True
+                        yield item
+                except ProviderError as e:
+                    if e.request_id is None:
+                        e.request_id = headers.get("request-id")
+                    raise
+                except httpx.HTTPError as e:
+                    raise self._transport_error(e, f"while reading {call.reading}", call.url) from e
                 finally:
                     # Shielded: a cancelled caller must still close the connection.
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
                 return
             except ProviderError as e:
-                e.hide(self._secrets)  # before it is logged or raised
-                delay = self._retry_delay(e, attempt, yielded, headers)
+                delay = self._retry_delay(e, call, attempt, yielded, headers)
                 if delay is None:
                     raise
                 attempt += 1
-                logger.info(
-                    "retrying in %.2fs (attempt %d of %d): %s", delay, attempt, self.max_retries, e
-                )
                 await anyio.sleep(delay)
 
-    async def _drain(self, body: AsyncIterator[bytes], decoder: ChunkDecoder) -> None:
+    async def _send(
+        self, client: httpx.AsyncClient, request: httpx.Request, call: Call[T]
+    ) -> httpx.Response:
+        try:
+            # Never follow redirects: that would resend the key to another location.
+            return await client.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, "while sending the request", call.url) from e
+
+    async def _drain(self, body: AsyncIterator[bytes], decoder: BodyDecoder[T]) -> None:
         """Read what follows ``message_stop`` (normally just the end of the body), so that the
         connection returns to the pool instead of being dropped. A server that keeps the
         response open past ``message_stop`` gets a short grace period, not a hang."""
@@ -197,48 +187,6 @@ class AnthropicProvider(BaseProvider):
                 # The message is complete; a connection that fails now only loses its reuse.
                 return
 
-    def _retry_delay(
-        self, error: ProviderError, attempt: int, yielded: bool, headers: httpx.Headers | None
-    ) -> float | None:
-        """Seconds to wait before trying again, or None when the error goes to the caller."""
-        if yielded or attempt >= self.max_retries:
-            return None
-        if not should_retry(error, headers):
-            return None
-        return backoff_delay(attempt, self.retry_base_delay, error.retry_after)
-
-    async def _send(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-        try:
-            # Never follow redirects: that would resend the key to another location.
-            return await client.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPError as e:
-            raise self._transport_error(e, "while sending the request") from e
-
-    async def _check(self, response: httpx.Response) -> None:
-        """Read the status and error body before any SSE parsing."""
-        status = response.status_code
-        if 300 <= status < 400:
-            location = response.headers.get("location", "no Location header")
-            raise ProviderError(
-                f"HTTP {status} redirect to {location}: not followed, since it would resend the "
-                "API key; point base_url at the final address",
-                status=status,
-                request_id=response.headers.get("request-id"),
-            )
-        if status >= 400 or status < 200:
-            body, failure = await self._read_bounded(response)
-            error = error_from_response(status, response.headers, body, self.url)
-            raise error from failure
-        content_type = response.headers.get("content-type", "")
-        if not content_type.lower().startswith("text/event-stream"):
-            body, failure = await self._read_bounded(response)
-            raise ProviderError(
-                f"HTTP {status} from {self.url} is not an event stream "
-                f"(content-type {content_type or 'missing'!r}): {snippet(body) or 'empty body'}",
-                status=status,
-                request_id=response.headers.get("request-id"),
-            ) from failure
-
     async def _read_bounded(self, response: httpx.Response) -> tuple[bytes, httpx.HTTPError | None]:
         """The start of an error body, and the read failure if the body was cut short: the
         status is the news, so a proxy that resets the connection after its error page must
@@ -251,25 +199,8 @@ class AnthropicProvider(BaseProvider):
                 async for data in stream:
                     parts.append(data)
                     size += len(data)
-                    if size >= _MAX_ERROR_BODY:
+                    if size >= MAX_ERROR_BODY:
                         break
         except httpx.HTTPError as e:
             failure = e
-        return b"".join(parts)[:_MAX_ERROR_BODY], failure
-
-    def _transport_error(self, error: httpx.HTTPError, when: str) -> ProviderError:
-        """A NetworkError for connection failures and timeouts; a ProviderError otherwise."""
-        detail = str(error) or type(error).__name__
-        if isinstance(error, httpx.TimeoutException):
-            kind = type(error).__name__  # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
-            seconds = {
-                "ConnectTimeout": self.timeout.connect,
-                "ReadTimeout": self.timeout.read,
-                "WriteTimeout": self.timeout.write,
-                "PoolTimeout": self.timeout.pool,
-            }.get(kind)
-            limit = f" after {seconds:g}s" if seconds is not None else ""
-            return NetworkError(f"{kind}{limit} {when} ({self.url})", error)
-        if isinstance(error, httpx.TransportError):
-            return NetworkError(f"{type(error).__name__} {when} ({self.url}): {detail}", error)
-        return ProviderError(f"{type(error).__name__} {when} ({self.url}): {detail}", error)
+        return b"".join(parts)[:MAX_ERROR_BODY], failure

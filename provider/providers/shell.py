@@ -1,0 +1,239 @@
+"""What the HTTP shells share: every decision that does not wait on I/O.
+
+As httpx's ``BaseClient`` serves ``Client`` and ``AsyncClient``, ``ShellBase`` serves
+``AnthropicProvider`` (async) and its sync twin: checking the settings, building the request,
+judging a response from its status and headers, mapping transport failures, deciding whether
+and when to retry. The shells only send, read, sleep and close, in one short loop each:
+
+    call = self._messages_call(system_prompt, messages)   # raises before any I/O
+    request = self._request(client, call)
+    response = send(request)                              # (await) client.send(..., stream=True)
+    if refused(response.status_code, response.headers, call.expect):
+        raise refusal(..., body=the first MiB of the body, ...)
+    decoder = call.decoder()                              # bytes in, results out (sans-I/O)
+    for data in response body: yield from decoder.feed(data); raise decoder.error if any
+    yield from decoder.close()
+    # on a ProviderError: delay = self._retry_delay(...); None raises, else sleep and resend
+
+A call's answer is read by a decoder with ``ChunkDecoder``'s interface (``feed``, ``close``,
+``done``, ``error``), so a streamed reply and a one-shot JSON answer go through the same loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import httpx
+
+from ..base import BaseProvider
+from ..constants import DEFAULT_MAX_TOKENS
+from ..endpoint import (
+    DEFAULT_BASE_URL,
+    check_secure,
+    messages_url,
+    request_headers,
+    secrets_of,
+)
+from ..errors import NetworkError, ProviderError
+from ..http_errors import error_from_response, snippet
+from ..request import encode_body
+from ..retry import backoff_delay, should_retry
+from ..stream import ChunkDecoder
+from ..types import Message, MessageStreamChunk, ProviderConfig
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "EVENT_STREAM",
+    "MAX_ERROR_BODY",
+    "BodyDecoder",
+    "Call",
+    "ShellBase",
+    "refusal",
+    "refused",
+]
+
+logger = logging.getLogger("provider")
+
+# A read timeout bounds the gap between two reads, not the whole stream: a long reply with
+# pings never times out, a silent connection does.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+# Streams are long-lived: with httpx's default of 100 connections, a 101st concurrent stream
+# would wait for one and fail after the pool timeout. The official SDK allows 1000 too.
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
+EVENT_STREAM = "text/event-stream"
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class BodyDecoder(Protocol[T_co]):
+    """Reads a successful answer: bytes in, results out, as ``ChunkDecoder`` does."""
+
+    @property
+    def done(self) -> bool:
+        """The answer is complete: what follows is only drained."""
+
+    @property
+    def error(self) -> ProviderError | None:
+        """A fault found in the bytes fed so far, raised after the results before it."""
+
+    def feed(self, data: bytes) -> Sequence[T_co]: ...
+
+    def close(self) -> Sequence[T_co]: ...
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One API call, ready to send: what goes out, and how its answer is read."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    secrets: tuple[str, ...]  # masked in every error of this call
+    expect: str  # the content type of a successful answer
+    decoder: Callable[[], BodyDecoder[T]]
+    reading: str  # what is read, for messages: "the stream", "the response"
+
+
+def refused(status: int, headers: Mapping[str, str], expect: str) -> bool:
+    """Whether a response is not the answer the call waits for (a redirect, an error status,
+    a 2xx of another content type). Its body, up to ``MAX_ERROR_BODY``, is then read and
+    given to :func:`refusal`: the status and body are read before any parsing."""
+    if not 200 <= status < 300:
+        return True
+    return not headers.get("content-type", "").lower().startswith(expect)
+
+
+_WHAT = {EVENT_STREAM: "an event stream", "application/json": "JSON"}
+
+
+def refusal(
+    status: int, headers: Mapping[str, str], body: bytes, url: str, expect: str
+) -> ProviderError:
+    """The error for a response :func:`refused` refused: the API's own message when the body
+    is its JSON error, otherwise the status and an excerpt of the body."""
+    request_id = headers.get("request-id")
+    if 300 <= status < 400:
+        location = headers.get("location", "no Location header")
+        return ProviderError(
+            f"HTTP {status} redirect to {location}: not followed, since it would resend the "
+            "API key; point base_url at the final address",
+            status=status,
+            request_id=request_id,
+        )
+    if status >= 400 or status < 200:
+        return error_from_response(status, headers, body, url)
+    content_type = headers.get("content-type", "")
+    return ProviderError(
+        f"HTTP {status} from {url} is not {_WHAT.get(expect, expect)} "
+        f"(content-type {content_type or 'missing'!r}): {snippet(body) or 'empty body'}",
+        status=status,
+        request_id=request_id,
+    )
+
+
+class ShellBase(BaseProvider):
+    """The settings and decisions both shells share (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        http_client: httpx.AsyncClient | httpx.Client | None,
+        max_retries: int,
+        timeout: float | httpx.Timeout | None,
+        proxy: str | httpx.Proxy | None,
+        max_event_size: int,
+        retry_base_delay: float,
+    ) -> None:
+        super().__init__(config)
+        if max_retries < 0:
+            raise ProviderError(f"max_retries must be >= 0, got {max_retries}")
+        if proxy is not None and http_client is not None:
+            raise ProviderError("Pass proxy= to your own http_client, not to the provider")
+        base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.url = messages_url(base_url)
+        check_secure(self.url, config.allow_insecure_http)
+        self._headers = request_headers(config, os.environ)
+        self._secrets = secrets_of(self._headers, config)
+        self.max_retries = max_retries
+        self.retry_base_delay = retry_base_delay
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self._proxy = proxy
+        if max_event_size < 1:
+            raise ProviderError(f"max_event_size must be >= 1, got {max_event_size}")
+        self.max_event_size = max_event_size
+        self._owns_client = http_client is None
+        info = self.get_model().info
+        self._max_tokens = info.max_tokens or DEFAULT_MAX_TOKENS
+
+    def _messages_call(
+        self, system_prompt: str, messages: Sequence[Message]
+    ) -> Call[MessageStreamChunk]:
+        """The streaming ``POST /v1/messages``; a malformed argument raises here, before I/O."""
+        body = encode_body(self.config.model_id, self._max_tokens, system_prompt, messages)
+        size = self.max_event_size
+        return Call(
+            url=self.url,
+            headers=self._headers,
+            body=body,
+            secrets=self._secrets,
+            expect=EVENT_STREAM,
+            decoder=lambda: ChunkDecoder(max_event_size=size),
+            reading="the stream",
+        )
+
+    def _request(self, client: httpx.AsyncClient | httpx.Client, call: Call[T]) -> httpx.Request:
+        return client.build_request(
+            "POST", call.url, content=call.body, headers=call.headers, timeout=self.timeout
+        )
+
+    def _retry_delay(
+        self,
+        error: ProviderError,
+        call: Call[T],
+        attempt: int,
+        yielded: bool,
+        headers: Mapping[str, str] | None,
+    ) -> float | None:
+        """Mask the error (before it is logged or raised), then the seconds to wait before
+        trying again, or None when it goes to the caller: retries happen only before the
+        first result reached the caller, so text is never repeated."""
+        error.hide(call.secrets)
+        if yielded or attempt >= self.max_retries:
+            return None
+        if not should_retry(error, headers):
+            return None
+        delay = backoff_delay(attempt, self.retry_base_delay, error.retry_after)
+        if delay is not None:
+            logger.info(
+                "retrying in %.2fs (attempt %d of %d): %s",
+                delay,
+                attempt + 1,
+                self.max_retries,
+                error,
+            )
+        return delay
+
+    def _transport_error(self, error: httpx.HTTPError, when: str, url: str) -> ProviderError:
+        """A NetworkError for connection failures and timeouts; a ProviderError otherwise."""
+        detail = str(error) or type(error).__name__
+        if isinstance(error, httpx.TimeoutException):
+            kind = type(error).__name__  # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
+            seconds = {
+                "ConnectTimeout": self.timeout.connect,
+                "ReadTimeout": self.timeout.read,
+                "WriteTimeout": self.timeout.write,
+                "PoolTimeout": self.timeout.pool,
+            }.get(kind)
+            limit = f" after {seconds:g}s" if seconds is not None else ""
+            return NetworkError(f"{kind}{limit} {when} ({url})", error)
+        if isinstance(error, httpx.TransportError):
+            return NetworkError(f"{type(error).__name__} {when} ({url}): {detail}", error)
+        return ProviderError(f"{type(error).__name__} {when} ({url}): {detail}", error)
