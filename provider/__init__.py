@@ -1,12 +1,14 @@
 """provider: stream the Anthropic Messages API over raw HTTP as typed chunks.
 
-The public contract is in ``shared/DESIGN.md``; everything named in ``__all__`` is stable.
+The architecture and the public contract are in ``docs/design.md``; everything named in
+``__all__`` is stable.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
 from .base import BaseProvider
 from .config import create_provider, load_models_config
 from .constants import MODELS
@@ -53,8 +55,6 @@ from .types import (
 
 if TYPE_CHECKING:
     from .providers.anthropic import AnthropicProvider
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

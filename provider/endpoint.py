@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeAlias
 
 import httpx
 
+from ._version import __version__
 from .errors import ProviderError, secret_values
 from .types import ProviderConfig
 
 __all__ = [
     "ANTHROPIC_VERSION",
     "DEFAULT_BASE_URL",
+    "PUBLIC_HEADERS",
+    "REPLAYED",
+    "USER_AGENT",
     "check_secure",
+    "environment_proxy",
+    "is_loopback_host",
     "messages_url",
+    "proxy_secrets",
     "request_headers",
     "secrets_of",
 ]
@@ -24,6 +34,12 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 # The version the API documents and the recorded streams used; newer ones are opt-in since a
 # newer version can change request rules.
 ANTHROPIC_VERSION = "2023-06-01"
+# So that a gateway's logs can tell this client apart; httpx's own version follows, as the
+# official SDK's user agent names its HTTP stack.
+# The response extension ReplayTransport sets: the answer is a recording, so the provider retries
+# without waiting (waiting cannot change a recording).
+REPLAYED = "provider.replayed"
+USER_AGENT = f"provider/{__version__} httpx/{httpx.__version__}"
 
 
 def messages_url(base_url: str) -> str:
@@ -53,24 +69,155 @@ def messages_url(base_url: str) -> str:
     return str(url.copy_with(path=path + "/messages"))
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+Resolver: TypeAlias = Callable[[str], Iterable[str]]
+
+
+def _resolve(host: str) -> list[str]:
+    """The addresses ``host`` resolves to on this machine (the system resolver)."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def _is_loopback_address(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
 
 
-def check_secure(url: str, allow_insecure_http: bool) -> None:
-    """Refuse to send credentials in clear text across a network: plain ``http://`` is fine
-    to a loopback host (a local gateway or replay server), anywhere else only when allowed."""
+def is_loopback_host(host: str, resolve: Resolver = _resolve) -> bool:
+    """Whether ``host`` is this machine, judged by address, not by spelling.
+
+    A literal IP address is loopback or not. Of the names, only ``localhost`` and
+    ``*.localhost`` can be loopback, and only when every address ``resolve`` gives for them is a
+    loopback one: on a machine whose resolver sends such names to DNS they may well lead
+    elsewhere. Other names are never resolved (no DNS query leaves the machine for the check).
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if _is_loopback_address(host):
+        return True
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return False  # an address, and not a loopback one
+    except ValueError:
+        pass
+    if host != "localhost" and not host.endswith(".localhost"):
+        return False
+    addresses = list(resolve(host))
+    return bool(addresses) and all(_is_loopback_address(a) for a in addresses)
+
+
+ProxySetting: TypeAlias = "str | httpx.URL | httpx.Proxy"
+
+
+def _proxy_url(proxy: ProxySetting) -> httpx.URL:
+    return proxy.url if isinstance(proxy, httpx.Proxy) else httpx.URL(proxy)
+
+
+def _no_proxy_pattern(entry: str) -> str:
+    # httpx's reading of a NO_PROXY entry (httpx._utils.get_environment_proxies), which follows
+    # curl's: an address or localhost as it is, a domain with its subdomains.
+    if "://" in entry:
+        return entry
+    try:
+        address = ipaddress.ip_address(entry.split("/", 1)[0])
+    except ValueError:
+        return f"all://{entry}" if entry.lower() == "localhost" else f"all://*{entry}"
+    return f"all://[{entry}]" if address.version == 6 else f"all://{entry}"
+
+
+def _matches(pattern: str, url: httpx.URL) -> bool:
+    # httpx's URLPattern.matches, for the patterns _no_proxy_pattern makes.
+    try:
+        parsed = httpx.URL(pattern)
+    except httpx.InvalidURL:
+        return False
+    if parsed.scheme not in ("all", url.scheme):
+        return False
+    host = parsed.host
+    if host and host != "*":
+        if host.startswith("*."):
+            ok = re.fullmatch(rf".+\.{re.escape(host[2:])}", url.host) is not None
+        elif host.startswith("*"):
+            ok = re.fullmatch(rf"(.+\.)?{re.escape(host[1:])}", url.host) is not None
+        else:
+            ok = url.host == host
+        if not ok:
+            return False
+    return parsed.port is None or parsed.port == url.port
+
+
+def environment_proxy(url: str, proxies: Mapping[str, str]) -> httpx.URL | None:
+    """The proxy httpx takes from the environment for ``url``, or None for a direct connection.
+
+    ``proxies`` is ``urllib.request.getproxies()`` (what httpx reads: ``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, lower case first), so the two agree.
+    """
+    target = httpx.URL(url)
+    entries = [entry.strip() for entry in proxies.get("no", "").split(",")]
+    if "*" in entries:
+        return None
+    if any(entry and _matches(_no_proxy_pattern(entry), target) for entry in entries):
+        return None
+    chosen = proxies.get(target.scheme) or proxies.get("all")
+    if not chosen:
+        return None
+    return httpx.URL(chosen if "://" in chosen else f"http://{chosen}")
+
+
+def check_secure(
+    url: str,
+    allow_insecure_http: bool,
+    *,
+    proxy: ProxySetting | None = None,
+    resolve: Resolver = _resolve,
+) -> None:
+    """Refuse to send credentials in clear text across a network.
+
+    Over ``https://`` the credentials are encrypted to the host (a proxy only relays the
+    tunnel). Over plain ``http://`` they can be read on every hop: the host must be this machine
+    (a local gateway or replay server) and so must the ``proxy`` the request goes through, if
+    any; anywhere else only when allowed. Loopback is judged by :func:`is_loopback_host`.
+    """
     parsed = httpx.URL(url)
-    if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.host):
+    if parsed.scheme != "http" or allow_insecure_http:
+        return
+    if not is_loopback_host(parsed.host, resolve):
         raise ProviderError(
             f"Refusing to send credentials over plain http to {parsed.host}: use https, or set "
             "ProviderConfig(allow_insecure_http=True) for a trusted network"
         )
+    if proxy is not None:
+        hop = _proxy_url(proxy)
+        if not is_loopback_host(hop.host, resolve):
+            raise ProviderError(
+                f"Refusing to send credentials over plain http through the proxy {hop.host}: "
+                f"a proxy reads a plain http request, key included. Go direct to {parsed.host} "
+                "(NO_PROXY=127.0.0.1,localhost), use https, or set "
+                "ProviderConfig(allow_insecure_http=True) for a trusted network"
+            )
+
+
+def proxy_secrets(proxy: ProxySetting | None) -> list[str]:
+    """A proxy's credentials, as they could be quoted back: the user name and password as given
+    and as they travel (``Proxy-Authorization: Basic …``), and the proxy's header values."""
+    if proxy is None:
+        return []
+    found: list[str] = []
+    if isinstance(proxy, httpx.Proxy):
+        auth = proxy.auth
+        found += list(proxy.headers.values())
+    else:
+        parsed = httpx.URL(proxy)
+        auth = (parsed.username, parsed.password) if parsed.userinfo else None
+        found.append(parsed.userinfo.decode("ascii", "replace"))
+    if auth is not None:
+        user, password = auth
+        found += [user, password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    return [value for value in found if value]
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -106,6 +253,7 @@ def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[
         "anthropic-version": config.anthropic_version or ANTHROPIC_VERSION,
         "content-type": "application/json",
         "accept": "text/event-stream",
+        "user-agent": USER_AGENT,
     }
     if api_key:
         headers["x-api-key"] = _sendable("api_key", api_key)
@@ -118,14 +266,25 @@ def request_headers(config: ProviderConfig, environ: Mapping[str, str]) -> dict[
     return headers
 
 
-def secrets_of(headers: Mapping[str, str], config: ProviderConfig) -> tuple[str, ...]:
-    """The values to mask wherever text leaves the provider: its credentials and the values of
-    the config's extra headers (a gateway's own key travels there)."""
-    return secret_values(
-        [
-            headers.get("x-api-key", ""),
-            headers.get("authorization", ""),
-            config.auth_token or "",
-            *(config.headers or {}).values(),
-        ]
-    )
+# Header values that are protocol, not secrets. Every other value a request carries (x-api-key,
+# authorization, whatever config.headers adds: a gateway's own key travels there) is masked.
+PUBLIC_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "anthropic-version",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "user-agent",
+    }
+)
+
+
+def secrets_of(headers: Mapping[str, str], *more: str) -> tuple[str, ...]:
+    """The values to mask wherever text leaves the provider or the recorder: every request header
+    value but the :data:`PUBLIC_HEADERS` (with the bare token of ``Bearer X``), and ``more``
+    (a proxy's credentials). The provider and the recorder apply this one rule."""
+    values = [value for name, value in headers.items() if name.lower() not in PUBLIC_HEADERS]
+    return secret_values([*values, *more])

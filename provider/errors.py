@@ -14,6 +14,7 @@ __all__ = [
     "RateLimitError",
     "TokenLimitError",
     "error_for",
+    "mask",
     "redact",
     "secret_values",
 ]
@@ -33,16 +34,77 @@ def redact(text: str) -> str:
 
 
 def secret_values(values: Iterable[str]) -> tuple[str, ...]:
-    """The exact values to mask, from credential header values: each value and, for
-    ``Bearer X`` / ``Basic X``, ``X`` alone. Longest first, so that a token is masked before
-    a part of it could be."""
+    """The exact values to mask, from credentials and header values: each value and, for
+    ``Bearer X`` / ``Basic X`` (the scheme in any case, any whitespace after it), ``X`` alone.
+    Longest first, so that a token is masked before a part of it could be."""
     found: set[str] = set()
     for value in values:
+        value = value.strip()
         found.add(value)
-        scheme, _, token = value.partition(" ")
-        if token and scheme.lower() in _SCHEMES:
-            found.add(token)
+        parts = value.split(None, 1)
+        if len(parts) == 2 and parts[0].lower() in _SCHEMES:
+            found.add(parts[1].strip())
     return tuple(sorted((v for v in found if len(v) >= _SHORTEST_SECRET), key=len, reverse=True))
+
+
+def mask(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` (from :func:`secret_values`) and anything shaped like an
+    Anthropic key replaced by ``***``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return redact(text)
+
+
+def _masked_args(args: tuple[object, ...], secrets: tuple[str, ...]) -> tuple[object, ...]:
+    return tuple(mask(a, secrets) if isinstance(a, str) else a for a in args)
+
+
+def _leaks(error: BaseException, secrets: tuple[str, ...]) -> bool:
+    try:
+        shown = f"{error}\n{error!r}"
+    except Exception:  # a broken __str__ is not worth keeping either
+        return True
+    return mask(shown, secrets) != shown
+
+
+class _Masked(Exception):
+    """Stands in, in an error's chain, for an exception whose text held a secret and could not be
+    masked in place (its ``__str__`` reads attributes, not ``args``)."""
+
+
+def _mask_chain(error: BaseException, secrets: tuple[str, ...]) -> None:
+    """Mask the exceptions chained to ``error`` (``__cause__`` and ``__context__``, all the way
+    down): a ProviderError in every field, any other exception in its ``args``; one that still
+    shows a secret is replaced by a :class:`_Masked` stand-in with the masked text."""
+    seen = {id(error)}
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        for link in ("__cause__", "__context__"):
+            linked: BaseException | None = getattr(current, link)
+            if linked is None or id(linked) in seen:
+                continue
+            seen.add(id(linked))
+            if isinstance(linked, ProviderError):
+                linked._mask_fields(secrets)
+            else:
+                linked.args = _masked_args(linked.args, secrets)
+                if _leaks(linked, secrets):
+                    stand_in = _Masked(f"{type(linked).__name__}: {mask(_text(linked), secrets)}")
+                    stand_in.__cause__ = linked.__cause__
+                    stand_in.__context__ = linked.__context__
+                    stand_in.__suppress_context__ = linked.__suppress_context__
+                    setattr(current, link, stand_in)
+                    linked = stand_in
+            todo.append(linked)
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return type(error).__name__
 
 
 class ProviderError(Exception):
@@ -68,20 +130,26 @@ class ProviderError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.error_type = error_type
-        self.request_id = request_id
+        self.error_type = None if error_type is None else redact(error_type)
+        self.request_id = None if request_id is None else redact(request_id)
         self.retry_after = retry_after
         if cause is not None:
             self.__cause__ = cause
 
     def hide(self, secrets: tuple[str, ...]) -> None:
-        """Mask these exact values in the message: a server may quote a credential back."""
-        message = self.message
-        for secret in secrets:
-            message = message.replace(secret, "***")
-        if message != self.message:
-            self.message = message
-            self.args = (message, *self.args[1:])
+        """Mask these exact values (from :func:`secret_values`) in every text field of this error
+        and of every exception chained to it: a server may quote a credential back anywhere, in
+        a message, a ``request-id`` header or an ``error.type``."""
+        self._mask_fields(secrets)
+        _mask_chain(self, secrets)
+
+    def _mask_fields(self, secrets: tuple[str, ...]) -> None:
+        self.message = mask(self.message, secrets)
+        if self.error_type is not None:
+            self.error_type = mask(self.error_type, secrets)
+        if self.request_id is not None:
+            self.request_id = mask(self.request_id, secrets)
+        self.args = _masked_args(self.args, secrets)
 
     def __str__(self) -> str:
         extras = [

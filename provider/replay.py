@@ -3,14 +3,15 @@
 Replay is not a special path through the client: :class:`ReplayTransport` answers the HTTP request
 with a recorded body, so the provider builds its request, checks the status, frames the SSE and
 maps errors exactly as it does against the real API. :class:`RecordingTransport` wraps any other
-transport and saves what it returns, byte for byte, in the fixture format of
-:mod:`provider.fixtures`, while the caller keeps streaming live.
+transport and saves what it returns, decoded and with every credential masked, in the fixture format
+of :mod:`provider.fixtures`, while the caller keeps streaming live.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
@@ -19,7 +20,8 @@ import anyio
 import httpx
 import msgspec
 
-from .errors import KEY_SHAPE, ProviderError, redact, secret_values
+from .endpoint import REPLAYED, secrets_of
+from .errors import KEY_SHAPE, ProviderError, mask
 from .fixtures import (
     FORBIDDEN_HEADERS,
     Fixture,
@@ -29,7 +31,7 @@ from .fixtures import (
     meta_path,
 )
 
-__all__ = ["RecordingTransport", "ReplayTransport"]
+__all__ = ["RecordingTransport", "ReplayTransport", "check_sse_recording"]
 
 FixtureSource: TypeAlias = "Fixture | str | os.PathLike[str]"
 Sleep: TypeAlias = Callable[[float], Awaitable[object]]
@@ -157,15 +159,42 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         self._served += 1
         headers = {"request-id": request_id, **fixture.headers}
         stream = _FixtureStream(fixture.body, self.chunk_size, self.delay, self._sleep)
-        return httpx.Response(fixture.status, headers=headers, stream=stream)
+        # REPLAYED: the provider retries a recorded failure without waiting for it.
+        return httpx.Response(
+            fixture.status, headers=headers, stream=stream, extensions={REPLAYED: True}
+        )
+
+
+def check_sse_recording(fixture: Fixture, where: str | os.PathLike[str]) -> None:
+    """Refuse a fixture that claims to be a successful event stream but is not one (an empty,
+    binary or plain-text file), naming the file: replaying it would only fail later with a
+    vague "stream ended before message_stop". Error fixtures (a status >= 300) pass as they are.
+    """
+    if fixture.status >= 300:
+        return
+    problem = None
+    if not fixture.body.strip():
+        problem = "the file is empty"
+    elif fixture.headers.get("content-encoding", "identity") == "identity":
+        try:
+            text = fixture.body.decode("utf-8")
+        except UnicodeDecodeError:
+            problem = "the file is not UTF-8 text (binary data?)"
+        else:
+            if _SSE_FIELD.search(text) is None:
+                problem = "no `event:` or `data:` line"
+    if problem is not None:
+        raise ProviderError(f"{os.fspath(where)} is not an SSE recording: {problem}")
+
+
+_SSE_FIELD = re.compile(r"^(event|data):", re.M)
 
 
 # Response headers worth keeping in a recording; anything else (cookies, org ids, CDN noise)
-# is dropped. content-encoding is kept because the body is recorded raw, still encoded.
+# is dropped. content-encoding is not kept: the body is recorded decoded.
 _KEEP_HEADERS = frozenset(
     {
         "content-type",
-        "content-encoding",
         "request-id",
         "x-request-id",
         "retry-after",
@@ -176,25 +205,79 @@ _KEEP_HEADERS = frozenset(
 _KEEP_PREFIXES = ("anthropic-ratelimit-",)
 
 
-def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
+def _kept_headers(headers: httpx.Headers, secrets: tuple[str, ...]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in headers.items():  # httpx gives lower-case names
-        if name in FORBIDDEN_HEADERS or redact(value) != value:
+        if name in FORBIDDEN_HEADERS:
             continue
         if name in _KEEP_HEADERS or name.startswith(_KEEP_PREFIXES):
-            kept[name] = value
+            kept[name] = mask(value, secrets)
     return kept
 
 
+class _Decoder:
+    """Undoes a response's ``content-encoding`` (gzip, deflate) piece by piece, with zlib, so that
+    the recording holds the text a reader (and the masking) can see. An encoding it does not know
+    (br, zstd) leaves the whole body as it came."""
+
+    def __init__(self, content_encoding: str) -> None:
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        self.unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
+        self._steps = [] if self.unknown else [_inflater(c) for c in reversed(codings)]
+        self.failed = False
+
+    def decode(self, data: bytes) -> bytes:
+        if self.failed:
+            return b""
+        try:
+            for step in self._steps:
+                data = step(data)
+        except zlib.error:
+            # The client fails on this body too; the recording keeps what decoded.
+            self.failed = True
+            return b""
+        return data
+
+
+def _inflater(coding: str) -> Callable[[bytes], bytes]:
+    if coding != "deflate":
+        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress
+    return _Deflate().decompress
+
+
+class _Deflate:
+    """ "deflate" is zlib-wrapped by the standard and raw in practice: try both, as httpx does."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj()
+        self._first = True
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._first:
+            self._first = False
+            try:
+                return self._inflate.decompress(data)
+            except zlib.error:
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inflate.decompress(data)
+
+
 class _TeeStream(httpx.AsyncByteStream):
-    """Pass the inner raw stream through, writing each piece to the fixture file as it goes."""
+    """Pass the inner raw stream through, writing each piece, decoded, to the fixture file as it
+    goes; the file is masked when the stream closes."""
 
     def __init__(
-        self, inner: httpx.AsyncByteStream, file: BinaryIO, secrets: tuple[bytes, ...]
+        self,
+        inner: httpx.AsyncByteStream,
+        file: BinaryIO,
+        decoder: _Decoder,
+        secrets: tuple[str, ...],
     ) -> None:
         self._inner = inner
         self._pieces: AsyncIterator[bytes] | None = None
         self._file = file
+        self._decoder = decoder
         self._secrets = secrets
 
     def __aiter__(self) -> _TeeStream:
@@ -208,7 +291,7 @@ class _TeeStream(httpx.AsyncByteStream):
         piece = await self._pieces.__anext__()
         # Plain blocking writes: pieces are small and local, and a thread hop per piece would
         # cost more than the write. Flushed so an interrupted run keeps what arrived.
-        self._file.write(piece)
+        self._file.write(self._decoder.decode(piece))
         self._file.flush()
         return piece
 
@@ -227,45 +310,37 @@ class _TeeStream(httpx.AsyncByteStream):
 
 
 _KEY_SHAPE = re.compile(KEY_SHAPE.encode())
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie", re.I)
 
 
-def _request_secrets(request: httpx.Request) -> tuple[bytes, ...]:
-    """The request's credentials, to be masked if the server quotes them back."""
-    values = [
-        value.decode("latin-1")
-        for name, value in request.headers.raw
-        if _SECRET_HEADER.search(name.decode("latin-1"))
-    ]
-    return tuple(v.encode("latin-1") for v in secret_values(values))
-
-
-def _mask_file(path: Path, secrets: tuple[bytes, ...]) -> None:
-    # A server may quote a credential back in an error body: that must not become a fixture.
-    # The recording stays byte for byte everywhere else. (A gzip body is not plaintext and
-    # cannot hold a readable key.)
+def _mask_file(path: Path, secrets: tuple[str, ...]) -> None:
+    # A server may quote a credential back in a body: that must not become a fixture. The
+    # recording is otherwise the decoded body as it arrived.
     try:
         body = path.read_bytes()
     except OSError:
         return
-    masked = _KEY_SHAPE.sub(b"sk-ant-***", body)
+    masked = body
     for secret in secrets:
-        masked = masked.replace(secret, b"***")
+        for encoded in {secret.encode("utf-8"), secret.encode("latin-1", "replace")}:
+            masked = masked.replace(encoded, b"***")
+    masked = _KEY_SHAPE.sub(b"sk-ant-***", masked)
     if masked != body:
         path.write_bytes(masked)
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Forward requests to ``inner`` and record each response as a fixture, byte for byte.
+    """Forward requests to ``inner`` and record each response as a fixture.
 
     The first response goes to ``path`` (e.g. ``fixtures/new.sse``) with its sidecar
     ``new.meta.json`` (status and the response headers worth keeping: content-type, request-id,
     retry-after…; never request headers, keys or cookies); later ones to ``new-1.sse``,
-    ``new-2.sse`` … The body is written raw, as received, while the caller streams it; the files
-    are complete when the response is closed, and hold what arrived if the caller stops early.
-    One exception to byte for byte: a credential the server quoted back (the request's key or
-    token, or anything shaped like ``sk-ant-…``) is masked when the file is closed.
-    ``paths`` lists the body files written.
+    ``new-2.sse`` … The body is written as the caller streams it, decoded (a gzip or deflate
+    ``content-encoding`` is undone and not recorded), so the file is readable text; the files are
+    complete when the response is closed, and hold what arrived if the caller stops early.
+    Credentials never reach the files: every request header value that is not protocol (the
+    key, a token, a gateway header; the rule of :func:`provider.endpoint.secrets_of`) and
+    anything shaped like ``sk-ant-…`` is masked in the sidecar's headers and, when the file is
+    closed, in the body. ``paths`` lists the body files written.
 
     Example (pytest; record once against the real API, then replay offline)::
 
@@ -304,9 +379,14 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         if not isinstance(inner_stream, httpx.AsyncByteStream):
             await _aclose_quietly(response)
             raise ProviderError("RecordingTransport needs an async inner transport")
+        secrets = secrets_of(request.headers)
+        decoder = _Decoder(response.headers.get("content-encoding", ""))
+        headers = _kept_headers(response.headers, secrets)
+        if decoder.unknown:  # recorded as it came, so the recording says how to read it
+            headers["content-encoding"] = response.headers["content-encoding"]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            meta = FixtureMeta(status=response.status_code, headers=_kept_headers(response.headers))
+            meta = FixtureMeta(status=response.status_code, headers=headers)
             meta_path(target).write_bytes(encode_meta(meta))
             file = target.open("wb")
         except OSError as exc:
@@ -315,7 +395,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_TeeStream(inner_stream, file, _request_secrets(request)),
+            stream=_TeeStream(inner_stream, file, decoder, secrets),
             extensions=response.extensions,
         )
 

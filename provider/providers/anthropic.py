@@ -16,6 +16,7 @@ from typing import TypeVar, cast
 import anyio
 import httpx
 
+from ..endpoint import REPLAYED
 from ..errors import ProviderError
 from ..stream import DEFAULT_MAX_EVENT_SIZE
 from ..types import Message, MessageStreamChunk, ProviderConfig
@@ -122,6 +123,7 @@ class AnthropicProvider(ShellBase):
         while True:
             yielded = False
             headers: httpx.Headers | None = None  # of the response, once there is one
+            response: httpx.Response | None = None
             try:
                 response = await self._send(client, request, call)
                 headers = response.headers
@@ -157,7 +159,8 @@ class AnthropicProvider(ShellBase):
                         await response.aclose()
                 return
             except ProviderError as e:
-                delay = self._retry_delay(e, call, attempt, yielded, headers)
+                replayed = response is not None and response.extensions.get(REPLAYED) is True
+                delay = self._retry_delay(e, call, attempt, yielded, headers, replayed=replayed)
                 if delay is None:
                     raise
                 attempt += 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -34,7 +35,9 @@ from ..constants import DEFAULT_MAX_TOKENS
 from ..endpoint import (
     DEFAULT_BASE_URL,
     check_secure,
+    environment_proxy,
     messages_url,
+    proxy_secrets,
     request_headers,
     secrets_of,
 )
@@ -138,6 +141,12 @@ def refusal(
     )
 
 
+def _reason(error: ProviderError) -> str:
+    """What a retry is after, in a few words: ``429 rate_limit_error``, ``NetworkError``."""
+    parts = [str(part) for part in (error.status, error.error_type) if part is not None]
+    return " ".join(parts) or type(error).__name__
+
+
 class ShellBase(BaseProvider):
     """The settings and decisions both shells share (see the module docstring)."""
 
@@ -159,9 +168,17 @@ class ShellBase(BaseProvider):
             raise ProviderError("Pass proxy= to your own http_client, not to the provider")
         base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.url = messages_url(base_url)
-        check_secure(self.url, config.allow_insecure_http)
+        # The hop the request travels first: proxy=, else the environment's proxy for this URL
+        # when the client reads the environment (a client of yours: its explicit proxy is yours
+        # to vet).
+        hop: str | httpx.URL | httpx.Proxy | None = proxy
+        if hop is None and (http_client is None or http_client.trust_env):
+            hop = environment_proxy(self.url, urllib.request.getproxies())
+        check_secure(self.url, config.allow_insecure_http, proxy=hop)
         self._headers = request_headers(config, os.environ)
-        self._secrets = secrets_of(self._headers, config)
+        # One rule for what is secret (endpoint.secrets_of), applied to every error in the
+        # chain before it is logged or raised.
+        self._secrets = secrets_of(self._headers, *proxy_secrets(hop))
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
@@ -201,10 +218,15 @@ class ShellBase(BaseProvider):
         attempt: int,
         yielded: bool,
         headers: Mapping[str, str] | None,
+        *,
+        replayed: bool = False,
     ) -> float | None:
-        """Mask the error (before it is logged or raised), then the seconds to wait before
-        trying again, or None when it goes to the caller: retries happen only before the
-        first result reached the caller, so text is never repeated."""
+        """Mask the error (every field, the whole chain: before it is logged or raised), then
+        the seconds to wait before trying again, or None when it goes to the caller: retries
+        happen only before the first result reached the caller, so text is never repeated.
+        A ``replayed`` answer (from a recording) is retried at once: waiting cannot change it.
+        Each retry is logged at INFO, ``retrying in 14.0s after 429 rate_limit_error (1/2): …``
+        (the command line prints it)."""
         error.hide(call.secrets)
         if yielded or attempt >= self.max_retries:
             return None
@@ -213,12 +235,16 @@ class ShellBase(BaseProvider):
         delay = backoff_delay(attempt, self.retry_base_delay, error.retry_after)
         if delay is not None:
             logger.info(
-                "retrying in %.2fs (attempt %d of %d): %s",
+                "retrying in %.1fs after %s (%d/%d)%s: %s",
                 delay,
+                _reason(error),
                 attempt + 1,
                 self.max_retries,
+                ", not waited: a recording" if replayed else "",
                 error,
             )
+            if replayed:
+                return 0.0
         return delay
 
     def _transport_error(self, error: httpx.HTTPError, when: str, url: str) -> ProviderError:

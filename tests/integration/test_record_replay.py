@@ -158,7 +158,7 @@ async def loopback_server(head: bytes, body: bytes, piece: int) -> AsyncIterator
             group.cancel_scope.cancel()
 
 
-async def test_recording_a_real_http_response_keeps_the_raw_encoded_bytes(tmp_path: Path) -> None:
+async def test_recording_a_real_gzip_response_keeps_the_decoded_text(tmp_path: Path) -> None:
     source = load_fixture(FIXTURES / "tool_use.sse")
     compressed = gzip.compress(source.body, mtime=0)
     head = (
@@ -176,11 +176,10 @@ async def test_recording_a_real_http_response_keeps_the_raw_encoded_bytes(tmp_pa
     expected = await run(ReplayTransport(source))
     assert live == expected  # the caller got the decoded stream, live
 
-    assert target.read_bytes() == compressed  # the file holds the bytes off the wire
+    assert target.read_bytes() == source.body  # decoded: readable, and masked as text
     recorded = load_fixture(target)
     assert recorded.headers == {
         "content-type": "text/event-stream; charset=utf-8",
-        "content-encoding": "gzip",
         "request-id": "req_011CLOOPBACK",
     }
     assert_no_secret(tmp_path)

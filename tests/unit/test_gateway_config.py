@@ -110,7 +110,6 @@ def test_base_url_from_the_environment_and_config_wins(monkeypatch: pytest.Monke
         "http://127.0.0.1:8080/v1/messages",
         "http://127.8.9.10/v1/messages",
         "http://localhost/v1/messages",
-        "http://gw.localhost/v1/messages",
         "http://[::1]:9000/v1/messages",
     ],
 )
