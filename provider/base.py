@@ -5,6 +5,9 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncGenerator, Sequence
 
+import msgspec
+
+from .constants import MODELS
 from .errors import ProviderError
 from .types import Message, MessageStreamChunk, ModelInfo, ModelRef, ProviderConfig
 
@@ -67,10 +70,19 @@ class BaseProvider(abc.ABC):
             raise ProviderError(f"Expected a ProviderConfig, got {type(config).__name__}")
         if not config.model_id:
             raise ProviderError("Model ID is required")
-        if config.model_info is None:
-            raise ProviderError("Model info is required")
+        info = config.model_info
+        if info is None:
+            # A model the built-in table knows needs no ModelInfo; a config that has none
+            # then holds the table's, so that config and get_model() agree.
+            info = MODELS.get(config.model_id)
+            if info is None:
+                raise ProviderError(
+                    f"Model info is required: {config.model_id!r} is not in the built-in model "
+                    "table (pass ProviderConfig(model_info=ModelInfo(...)))"
+                )
+            config = msgspec.structs.replace(config, model_info=info)
         self.config = config
-        self._model = ModelRef(id=config.model_id, info=config.model_info)
+        self._model = ModelRef(id=config.model_id, info=info)
 
     @abc.abstractmethod
     def create_message(

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 from .constants import MODELS
 from .errors import ProviderError
 from .types import ModelConfig, ModelInfo, ModelsConfig, ProviderConfig
 
 if TYPE_CHECKING:
-    from .base import BaseProvider
+    from .providers.anthropic import AnthropicProvider
 
 __all__ = ["PROVIDERS", "create_provider", "load_models_config"]
 
@@ -56,9 +58,11 @@ def load_models_config(path: str | os.PathLike[str]) -> ModelsConfig:
     """Read ``models.json`` (camelCase, as the TypeScript side writes it).
 
     A bad file raises ``ProviderError`` naming the file and the offending key path, e.g.
-    ``models.json: $.models.fast.providerConfig.modelId: missing required key``. A model without
-    ``modelInfo`` takes it from the built-in table when its id is known there. ``apiKey`` may be
-    left out: the provider then reads ``ANTHROPIC_API_KEY``.
+    ``models.json: $.models.fast.providerConfig.modelId: missing required key``. The file is
+    strict: an unknown key (``baseURL``, ``inputPrise``) is an error naming it and the key it
+    probably meant. A model without ``modelInfo`` takes it from the built-in table when its id is
+    known there, and a partial ``modelInfo`` for such a model overrides only the fields it names.
+    ``apiKey`` may be left out: the provider then reads ``ANTHROPIC_API_KEY``.
     """
     name = os.fspath(path)
     try:
@@ -72,43 +76,76 @@ def load_models_config(path: str | os.PathLike[str]) -> ModelsConfig:
         raise ProviderError(f"{name}: not valid JSON: {e}", e) from e
     # Each model is converted on its own so that an error can name its key: msgspec
     # reports dict keys as ``[...]``.
+    _check_keys(name, document, _SCHEMA, "$")
     top = _convert(name, document, _Document, "$")
     models: dict[str, ModelConfig] = {}
     for key, value in top.models.items():
         where = _key("$.models", key)
-        _check_spelling(name, value, where)
-        models[key] = _convert(name, value, ModelConfig, where)
+        entry = _convert(name, value, ModelConfig, where)
+        models[key] = _complete_info(entry, _get(_get(value, "providerConfig"), "modelInfo"))
     return _validate(name, ModelsConfig(active=top.active, models=models))
 
 
-def _misspellings(kind: type[msgspec.Struct]) -> dict[str, str]:
-    # Python's snake_case name -> the camelCase key the file must use, where they differ.
-    return {f.name: f.encode_name for f in msgspec.structs.fields(kind) if f.name != f.encode_name}
+def _complete_info(entry: ModelConfig, written: object) -> ModelConfig:
+    """A partial ``modelInfo`` for a model the built-in table knows overrides only the fields it
+    names: ``{"maxTokens": 1024}`` keeps the table's prices."""
+    pc = entry.provider_config
+    known = MODELS.get(pc.model_id)
+    if known is None or pc.model_info is None or not isinstance(written, dict):
+        return entry
+    named = {
+        f.name: getattr(pc.model_info, f.name)
+        for f in msgspec.structs.fields(ModelInfo)
+        if f.encode_name in written
+    }
+    info = msgspec.structs.replace(known, **named)
+    return msgspec.structs.replace(
+        entry, provider_config=msgspec.structs.replace(pc, model_info=info)
+    )
 
 
-_SNAKE = {
-    "providerConfig": _misspellings(ProviderConfig),
-    "modelInfo": _misspellings(ModelInfo),
-}
+def _normal(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
 
 
-def _check_spelling(name: str, entry: object, where: str) -> None:
-    """Unknown keys are tolerated (the TypeScript side may add some), but a snake_case spelling
-    of a known key is a mistake that would be silently ignored: ``auth_token`` left out would
-    send ANTHROPIC_API_KEY from the environment to a gateway meant to get a token."""
-    if not isinstance(entry, dict):
+def _probable(key: str, known: list[str]) -> str | None:
+    """The known key ``key`` was probably meant to be: the same letters in another case or
+    spelling (``baseURL``, ``base_url``, ``apikey``), else the closest one (``inputPrise``)."""
+    by_normal = {_normal(k): k for k in known}
+    if _normal(key) in by_normal:
+        return by_normal[_normal(key)]
+    close = difflib.get_close_matches(_normal(key), list(by_normal), n=1, cutoff=0.6)
+    return by_normal[close[0]] if close else None
+
+
+def _check_keys(name: str, value: object, kind: msgspec.inspect.Type, where: str) -> None:
+    """Refuse any key the schema does not name, anywhere in ``value``: a misspelled key silently
+    ignored would send the shell's real key to the public API instead of the gateway
+    (``baseURL``), drop a credential (``apikey``) or make every cost $0 (``inputPrise``)."""
+    if isinstance(kind, msgspec.inspect.UnionType):
+        for member in kind.types:
+            if isinstance(member, (msgspec.inspect.StructType, msgspec.inspect.DictType)):
+                _check_keys(name, value, member, where)
         return
-    config = entry.get("providerConfig")
-    for section, info in (("providerConfig", config), ("modelInfo", _get(config, "modelInfo"))):
-        if not isinstance(info, dict):
-            continue
-        path = f"{where}.providerConfig" + ("" if section == "providerConfig" else ".modelInfo")
-        for key in info:
-            right = _SNAKE[section].get(key)
-            if right is not None:
-                raise ProviderError(
-                    f"{name}: {path}.{key}: models.json keys are camelCase: {right}"
-                )
+    if not isinstance(value, dict):
+        return  # the wrong type is msgspec's to report, with its path
+    if isinstance(kind, msgspec.inspect.DictType):
+        for key, item in value.items():
+            _check_keys(name, item, kind.value_type, _key(where, str(key)))
+        return
+    if not isinstance(kind, msgspec.inspect.StructType):
+        return
+    fields = {f.encode_name: f for f in kind.fields}
+    for key, item in value.items():
+        field = fields.get(key)
+        if field is None:
+            guess = _probable(str(key), list(fields))
+            hint = f"did you mean {guess!r}?" if guess else f"known keys: {', '.join(fields)}"
+            raise ProviderError(f"{name}: {_key(where, str(key))}: unknown key ({hint})")
+        _check_keys(name, item, field.type, _key(where, key))
+
+
+_SCHEMA = msgspec.inspect.type_info(ModelsConfig)
 
 
 def _get(value: object, key: str) -> object:
@@ -149,18 +186,19 @@ def _validate(name: str, config: ModelsConfig) -> ModelsConfig:
     return msgspec.structs.replace(config, models=models)
 
 
-def _anthropic(config: ProviderConfig) -> BaseProvider:
+def _anthropic(config: ProviderConfig) -> AnthropicProvider:
     from .providers.anthropic import AnthropicProvider
 
     return AnthropicProvider(config)
 
 
-PROVIDERS: dict[str, Callable[[ProviderConfig], BaseProvider]] = {"anthropic": _anthropic}
+PROVIDERS: dict[str, Callable[[ProviderConfig], AnthropicProvider]] = {"anthropic": _anthropic}
 """Provider factories by the ``provider`` name used in models.json."""
 
 
-def create_provider(config: ModelsConfig, name: str | None = None) -> BaseProvider:
-    """Build the provider of the model ``name`` (default: the active one)."""
+def create_provider(config: ModelsConfig, name: str | None = None) -> AnthropicProvider:
+    """Build the provider of the model ``name`` (default: the active one): an
+    :class:`~provider.AnthropicProvider`, to use with ``async with`` or close with ``aclose()``."""
     key = config.active if name is None else name
     entry = config.models.get(key)
     if entry is None:

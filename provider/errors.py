@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import msgspec
+
 __all__ = [
     "KEY_SHAPE",
     "AuthenticationError",
@@ -35,8 +37,9 @@ def redact(text: str) -> str:
 
 def secret_values(values: Iterable[str]) -> tuple[str, ...]:
     """The exact values to mask, from credentials and header values: each value and, for
-    ``Bearer X`` / ``Basic X`` (the scheme in any case, any whitespace after it), ``X`` alone.
-    Longest first, so that a token is masked before a part of it could be."""
+    ``Bearer X`` / ``Basic X`` (the scheme in any case, any whitespace after it), ``X`` alone;
+    each also as JSON escapes it. Longest first, so that a token is masked before a part of it
+    could be."""
     found: set[str] = set()
     for value in values:
         value = value.strip()
@@ -44,6 +47,9 @@ def secret_values(values: Iterable[str]) -> tuple[str, ...]:
         parts = value.split(None, 1)
         if len(parts) == 2 and parts[0].lower() in _SCHEMES:
             found.add(parts[1].strip())
+    # Also as a JSON string spells them (a quote or backslash escaped): an excerpt of an error
+    # body, or a recorded one, quotes the JSON text.
+    found |= {msgspec.json.encode(value)[1:-1].decode() for value in found}
     return tuple(sorted((v for v in found if len(v) >= _SHORTEST_SECRET), key=len, reverse=True))
 
 

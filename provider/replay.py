@@ -320,9 +320,8 @@ def _mask_file(path: Path, secrets: tuple[str, ...]) -> None:
     except OSError:
         return
     masked = body
-    for secret in secrets:
-        for encoded in {secret.encode("utf-8"), secret.encode("latin-1", "replace")}:
-            masked = masked.replace(encoded, b"***")
+    for secret in secrets:  # each also as JSON spells it (secret_values)
+        masked = masked.replace(secret.encode(), b"***")
     masked = _KEY_SHAPE.sub(b"sk-ant-***", masked)
     if masked != body:
         path.write_bytes(masked)

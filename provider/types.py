@@ -104,6 +104,22 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
     cache_writes_1h_price: Price | None = msgspec.field(default=None, name="cacheWrites1hPrice")
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        # msgspec checks the constraints when decoding (models.json); this checks them when the
+        # struct is built in Python too, so ModelInfo(input_price=-3) cannot make a negative cost.
+        for name, kind in _INFO_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                msgspec.convert(value, kind, strict=True)
+            except msgspec.ValidationError as e:
+                problem = str(e).split(" - at ", 1)[0]
+                raise ProviderError(f"ModelInfo.{name} = {value!r}: {problem}") from None
+
+
+_INFO_FIELDS = [(f.name, f.type) for f in msgspec.structs.fields(ModelInfo)]
+
 
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
     """How to reach one model.

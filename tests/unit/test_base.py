@@ -65,9 +65,17 @@ def test_model_id_is_required_even_when_set_empty() -> None:
         Stub(ProviderConfig(model_id="", model_info=SONNET_45))
 
 
-def test_model_info_is_required() -> None:
-    with pytest.raises(ProviderError, match=r"^Model info is required$"):
-        Stub(ProviderConfig(model_id="claude-sonnet-4-5"))
+def test_model_info_is_required_for_a_model_the_table_does_not_know() -> None:
+    with pytest.raises(ProviderError, match=r"^Model info is required: 'my-model' is not in"):
+        Stub(ProviderConfig(model_id="my-model"))
+
+
+def test_a_known_model_without_model_info_takes_the_tables_entry() -> None:
+    # issue 12: ProviderConfig(model_id="claude-sonnet-4-5") alone used to fail.
+    p = Stub(ProviderConfig(model_id="claude-sonnet-4-5"))
+    assert p.get_model().info is MODELS["claude-sonnet-4-5"]
+    assert p.config.model_info is MODELS["claude-sonnet-4-5"]
+    assert p.calculate_cost(1_000_000, 0) == 3.0
 
 
 @pytest.mark.parametrize("config", [None, {"model_id": "m"}, "claude-sonnet-4-5"])

@@ -19,7 +19,6 @@ from provider import (
     AnthropicProvider,
     AuthenticationError,
     Message,
-    ModelInfo,
     ModelsConfig,
     ProviderError,
     load_models_config,
@@ -95,7 +94,9 @@ def test_loads_every_typescript_key(tmp_path: Path) -> None:
     assert pc.model_id == "claude-sonnet-4-5"
     assert pc.base_url == "https://gateway.example/anthropic"
     assert pc.api_key == FILE_KEY
-    assert pc.model_info == ModelInfo(
+    # The file's fields over the table's entry (the 1-hour price and description stay).
+    assert pc.model_info == msgspec.structs.replace(
+        MODELS["claude-sonnet-4-5"],
         max_tokens=8192,
         context_window=200000,
         supports_images=True,
@@ -111,28 +112,72 @@ def test_loads_every_typescript_key(tmp_path: Path) -> None:
 def test_round_trip_keeps_the_camel_case_form(tmp_path: Path) -> None:
     config = load_models_config(write(tmp_path, TS_DOCUMENT))
     encoded = msgspec.json.decode(msgspec.json.encode(config))
-    # Every value the file set differently from a default comes back under its original key
-    # (3 == 3.0, so integer prices written by TypeScript compare equal to the floats).
-    assert (
-        encoded["models"]["main"]["providerConfig"]
-        == (TS_DOCUMENT["models"]["main"]["providerConfig"])
-    )
+    # Every value the file set comes back under its original key (3 == 3.0, so integer prices
+    # written by TypeScript compare equal to the floats); the table fills the rest of modelInfo.
+    written = TS_DOCUMENT["models"]["main"]["providerConfig"]
+    got = encoded["models"]["main"]["providerConfig"]
+    assert {k: v for k, v in got.items() if k != "modelInfo"} == {
+        k: v for k, v in written.items() if k != "modelInfo"
+    }
+    assert written["modelInfo"].items() <= got["modelInfo"].items()
     assert encoded["models"]["fast"]["enabled"] is False
     # And loading what was written gives the same config.
     again = load_models_config(write(tmp_path, json.dumps(encoded), "again.json"))
     assert again == config
 
 
-def test_unknown_extra_keys_are_tolerated(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "key", "meant"),
+    [
+        ("$", "version", None),
+        ("$.models.main", "color", None),
+        ("$.models.main", "Enabled", "enabled"),
+        ("$.models.main.providerConfig", "baseURL", "baseUrl"),
+        ("$.models.main.providerConfig", "apikey", "apiKey"),
+        ("$.models.main.providerConfig", "modelID", "modelId"),
+        ("$.models.main.providerConfig", "authtoken", "authToken"),
+        ("$.models.main.providerConfig", "someFutureOption", None),
+        ("$.models.main.providerConfig.modelInfo", "inputPrise", "inputPrice"),
+        ("$.models.main.providerConfig.modelInfo", "cacheWrite1hPrice", "cacheWrites1hPrice"),
+        ("$.models.main.providerConfig.modelInfo", "tiers", None),
+    ],
+)
+def test_an_unknown_key_is_an_error_naming_it_and_the_key_it_probably_meant(
+    tmp_path: Path, where: str, key: str, meant: str | None
+) -> None:
+    # issue 12: ignored, "baseURL" sends the shell's real key to the public API instead of the
+    # gateway, and "inputPrise" makes every cost $0.
     document = copy.deepcopy(TS_DOCUMENT)
-    document["version"] = 3
-    document["models"]["main"]["color"] = "blue"
-    document["models"]["main"]["providerConfig"]["someFutureOption"] = {"nested": [1, 2]}
-    document["models"]["main"]["providerConfig"]["modelInfo"]["tiers"] = [
-        {"contextWindow": 1000000, "inputPrice": 6}
-    ]
-    config = load_models_config(write(tmp_path, document))
-    assert config == load_models_config(write(tmp_path, TS_DOCUMENT, "plain.json"))
+    node = document
+    for part in where.split(".")[1:]:
+        node = node[part]
+    node[key] = 1
+    path = write(tmp_path, document)
+    with pytest.raises(ProviderError) as info:
+        load_models_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {where}.{key}: unknown key")
+    if meant is not None:
+        assert f"did you mean {meant!r}?" in message
+
+
+def test_a_partial_model_info_for_a_known_model_overrides_only_the_fields_it_names(
+    tmp_path: Path,
+) -> None:
+    document = minimal(modelId="claude-sonnet-4-5", modelInfo={"maxTokens": 1024})
+    info = load_models_config(write(tmp_path, document)).models["fast"].provider_config.model_info
+    assert info == msgspec.structs.replace(MODELS["claude-sonnet-4-5"], max_tokens=1024)
+    assert info is not None and info.input_price == 3.0  # the prices did not vanish
+
+
+def test_create_provider_is_typed_as_the_anthropic_provider() -> None:
+    # So that README's `async with create_provider(...)` / `aclose()` pass mypy --strict.
+    import typing
+
+    from provider.providers.anthropic import AnthropicProvider
+
+    hints = typing.get_type_hints(create_provider, localns={"AnthropicProvider": AnthropicProvider})
+    assert hints["return"] is AnthropicProvider
 
 
 def test_defaults_for_enabled_and_provider(tmp_path: Path) -> None:
@@ -154,7 +199,7 @@ def test_model_info_from_the_file_wins_over_the_table(tmp_path: Path) -> None:
     info = config.models["main"].provider_config.model_info
     assert info is not None
     assert info.max_tokens == 8192  # the file's, not the table's 64K
-    assert info.description is None
+    assert info.description == "Claude Sonnet 4.5"  # not named in the file: the table's
 
 
 def test_one_hour_price_from_the_typescript_key(tmp_path: Path) -> None:
