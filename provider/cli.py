@@ -8,6 +8,7 @@ exit 1; Ctrl-C closes the connection and exits 130.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -124,9 +125,12 @@ def _provider(
 
 
 async def _replay(args: argparse.Namespace, path: Path, out: TextIO, err: TextIO) -> None:
-    from .replay import ReplayTransport
+    from .fixtures import load_fixture
+    from .replay import ReplayTransport, check_sse_recording
 
-    transport = ReplayTransport(path, chunk_size=args.chunk_size, delay=args.delay)
+    fixture = load_fixture(path)
+    check_sse_recording(fixture, path)  # an empty or text file: say so, naming it
+    transport = ReplayTransport(fixture, chunk_size=args.chunk_size, delay=args.delay)
     async with httpx.AsyncClient(transport=transport) as client:
         provider = _provider(args, api_key=_REPLAY_KEY, client=client)
         await _stream(provider, args.system, args.prompt, out, err)
@@ -222,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--base-url", default=None, help="API or gateway base URL")
 
     chat = sub.add_parser("chat", help="stream a reply to PROMPT")
-    chat.add_argument("prompt")
+    chat.add_argument("prompt", help='the prompt; "-" reads it from stdin')
     model_options(chat)
     chat.add_argument("--replay", metavar="FILE", help="replay a recorded fixture instead")
     chat.set_defaults(run=_chat)
@@ -235,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_replay_cmd)
 
     record = sub.add_parser("record", help="make a live call and save it as a fixture")
-    record.add_argument("prompt")
+    record.add_argument("prompt", help='the prompt; "-" reads it from stdin')
     record.add_argument("-o", "--output", required=True, help="fixture file to write (.sse)")
     model_options(record)
     record.set_defaults(run=_record)
@@ -288,11 +292,38 @@ async def _interruptible(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
         raise failure[0]
 
 
+class _SayRetries(logging.Handler):
+    """Writes the provider's retry notes (``retrying in 14.0s after 429 rate_limit_error (1/2):
+    …``) to stderr, so that a wait is never silent."""
+
+    def __init__(self, err: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self._err = err
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._err.write(f"provider: {record.getMessage()}\n")
+        self._err.flush()
+
+
+def _read_prompt(args: argparse.Namespace) -> None:
+    # `provider chat -` reads the prompt from stdin, as most tools do with "-".
+    if getattr(args, "prompt", None) == "-":
+        args.prompt = sys.stdin.read().strip()
+        if not args.prompt:
+            raise ProviderError("no prompt on stdin (`-` reads the prompt from stdin)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
+    logger = logging.getLogger("provider")
+    handler, level = _SayRetries(err), logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
     try:
+        _read_prompt(args)
         anyio.run(_interruptible, args, out, err)
     except ProviderError as e:
         out.flush()
@@ -307,4 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     return 0
