@@ -1,7 +1,7 @@
 """The built-in model table: Claude models by API id and alias, with USD prices per million tokens.
 
-Figures from Anthropic's published pricing and models-overview pages, as collected in
-``shared/reference/claude-api-facts.md``. Re-check against the live pricing page before a release.
+Figures from Anthropic's published pricing and models-overview pages, listed with their sources
+in ``docs/pricing-sources.md``. Re-check against the live pricing page before a release.
 """
 
 from __future__ import annotations

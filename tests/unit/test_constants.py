@@ -1,4 +1,4 @@
-"""The built-in model table, pinned to shared/reference/claude-api-facts.md."""
+"""The built-in model table, pinned to docs/pricing-sources.md."""
 
 from __future__ import annotations
 
