@@ -123,3 +123,20 @@ def test_runtime_dependencies_are_httpx_msgspec_and_anyio_only() -> None:
     }
     assert "httpx-sse" in dev  # the property tests' oracle
     assert "`httpx`, `msgspec`, `anyio`" in README.read_text()
+
+
+def test_the_models_json_example_passes_mypy_strict(tmp_path: Path) -> None:
+    # create_provider returned a BaseProvider, which has no aclose / __aenter__ (issue 12).
+    api = pytest.importorskip("mypy.api")
+    text = README.read_text()
+    start = text.index("Models can also come from a workspace `models.json`")
+    block = re.search(r"```python\n(.*?)```", text[start:], re.S)
+    assert block is not None and "create_provider" in block.group(1)
+    example = tmp_path / "models_json_example.py"
+    example.write_text(block.group(1))
+    # The cache `make lint` warms (mypy --strict provider) makes this a second or two.
+    cache = ROOT / ".mypy_cache"
+    out, err, status = api.run(
+        ["--strict", "--follow-imports=silent", "--cache-dir", str(cache), str(example)]
+    )
+    assert status == 0, out + err
