@@ -330,7 +330,7 @@ def test_the_bare_token_of_a_bearer_header_is_a_secret_in_any_case_and_spacing(
     assert token in secrets_of(headers)
 
 
-@pytest.mark.parametrize("scheme", ["bearer ", "BEARER ", "bEaReR  "])
+@pytest.mark.parametrize("scheme", ["bearer ", "BEARER ", "bEaReR  ", "Bearer   "])
 async def test_a_401_quoting_the_bare_token_of_a_bearer_header_is_masked_in_error_and_recording(
     scheme: str, tmp_path: Path
 ) -> None:
@@ -342,6 +342,7 @@ async def test_a_401_quoting_the_bare_token_of_a_bearer_header_is_masked_in_erro
 
     config = ProviderConfig(
         model_id="claude-sonnet-4-5",
+        model_info=MODELS["claude-sonnet-4-5"],
         api_key=SHAPES["hex"],
         headers={"cf-aig-authorization": f"{scheme}{token}"},
     )
