@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from .content import Message
+from .errors import ProviderError
 
 __all__ = [
     "Message",

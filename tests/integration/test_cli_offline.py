@@ -40,7 +40,7 @@ def test_replaying_a_rate_limit_says_each_retry_and_does_not_wait(
     monkeypatch.setattr(anyio, "sleep", sleep)
     assert cli.main(["replay", str(FIXTURES / "rate_limit_429.json")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert slept == []  # the recording's retry-after: 7 was not waited out, twice
+    assert all(delay == 0 for delay in slept)  # the recording's retry-after: 7 was not waited
     assert err[0].startswith("provider: retrying in 7.0s after 429 rate_limit_error (1/2)")
     assert err[1].startswith("provider: retrying in 7.0s after 429 rate_limit_error (2/2)")
     assert "not waited" in err[0]
