@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from provider.content import RawBlock
 from provider.errors import (
     AuthenticationError,
     NetworkError,
@@ -16,10 +17,15 @@ from provider.errors import (
 )
 from provider.stream import ChunkDecoder, StreamMachine, decode_event
 from provider.types import (
+    BlockChunk,
+    CitationChunk,
     MessageStreamChunk,
+    RedactedThinkingChunk,
+    StartChunk,
     StopChunk,
     TextChunk,
     ThinkingChunk,
+    ToolInputChunk,
     ToolUseChunk,
     UsageChunk,
 )
@@ -124,9 +130,10 @@ def test_a_text_stream() -> None:
         ]
     )
     assert decode(body) == [
+        StartChunk("msg_1", "claude-x"),
         UsageChunk(input_tokens=17, output_tokens=1),
-        TextChunk("Hello"),
-        TextChunk(", world"),
+        TextChunk("Hello", 0),
+        TextChunk(", world", 0),
         UsageChunk(output_tokens=8),
         StopChunk("end_turn", None),
     ]
@@ -154,9 +161,13 @@ def test_thinking_signature_citations_and_redacted_thinking() -> None:
     )
     chunks = decode(body)
     assert [c for c in chunks if not isinstance(c, UsageChunk)] == [
-        ThinkingChunk("Let me"),
-        ThinkingChunk(" think"),
-        TextChunk("Cited."),
+        StartChunk("msg_1", "claude-x"),
+        ThinkingChunk("Let me", 0),
+        ThinkingChunk(" think", 0),
+        ThinkingChunk("", 0, "EoQDCm0IDhgC"),
+        RedactedThinkingChunk("EmwKAhgBEgy3va3pzix", 1),
+        CitationChunk({"type": "char_location", "cited_text": "x"}, 2),
+        TextChunk("Cited.", 2),
         StopChunk("end_turn", None),
     ]
 
@@ -176,9 +187,9 @@ def test_a_block_that_starts_with_text_gives_it() -> None:
     )
     chunks = decode(body)
     assert [c for c in chunks if isinstance(c, TextChunk | ThinkingChunk)] == [
-        TextChunk("Already "),
-        TextChunk("here"),
-        ThinkingChunk("Pre"),
+        TextChunk("Already ", 0),
+        TextChunk("here", 0),
+        ThinkingChunk("Pre", 1),
     ]
 
 
@@ -248,10 +259,15 @@ def test_tool_input_pieces_are_joined_and_parsed_at_block_stop() -> None:
     chunks = decode(body)
     tools = [c for c in chunks if isinstance(c, ToolUseChunk)]
     assert tools == [
-        ToolUseChunk("toolu_01", "get_weather", {"location": "San Francisco", "unit": ["c"]})
+        ToolUseChunk("toolu_01", "get_weather", {"location": "San Francisco", "unit": ["c"]}, 1)
     ]
-    # Emitted at its block's stop: after the text, before the final usage.
-    assert chunks.index(tools[0]) == 2
+    # Each piece as it came (for a UI), then the call at its block's stop, before the final
+    # usage.
+    assert [c for c in chunks if isinstance(c, ToolInputChunk)] == [
+        ToolInputChunk(p, 1) for p in ["", *pieces]
+    ]
+    assert chunks.index(tools[0]) == 3 + 1 + len(pieces)
+    assert isinstance(chunks[chunks.index(tools[0]) + 1], UsageChunk)
 
 
 def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
@@ -272,9 +288,9 @@ def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
     )
     tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
     assert tools == [
-        ToolUseChunk("toolu_a", "now", {}),
-        ToolUseChunk("toolu_b", "preset", {"x": 1}),
-        ToolUseChunk("toolu_c", "blank", {}),
+        ToolUseChunk("toolu_a", "now", {}, 0),
+        ToolUseChunk("toolu_b", "preset", {"x": 1}, 1),
+        ToolUseChunk("toolu_c", "blank", {}, 2),
     ]
 
 
@@ -295,7 +311,7 @@ def test_interleaved_tool_blocks_keep_their_own_input() -> None:
         ]
     )
     tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
-    assert tools == [ToolUseChunk("t1", "b", {"b": 1}), ToolUseChunk("t0", "a", {"a": 0})]
+    assert tools == [ToolUseChunk("t1", "b", {"b": 1}, 1), ToolUseChunk("t0", "a", {"a": 0}, 0)]
 
 
 @pytest.mark.parametrize("pieces", [['{"city": "Par'], ['{"a": 1}', "x"], ["[1, 2]"], ["42"]])
@@ -320,7 +336,7 @@ def test_bad_tool_json_names_the_tool(pieces: list[str]) -> None:
     assert texts(chunks) == "Calling."
 
 
-def test_server_tool_use_gives_no_tool_chunk() -> None:
+def test_server_tool_blocks_come_whole_as_block_chunks() -> None:
     body = sse(
         [
             start(),
@@ -338,11 +354,31 @@ def test_server_tool_use_gives_no_tool_chunk() -> None:
         ]
     )
     chunks = decode(body)
-    assert not [c for c in chunks if isinstance(c, ToolUseChunk)]
+    assert not [c for c in chunks if isinstance(c, ToolUseChunk | ToolInputChunk)]
     assert texts(chunks) == "Sunny."
+    # Each block as a non-streaming reply holds it: the input assembled from its pieces.
+    assert [c for c in chunks if isinstance(c, BlockChunk)] == [
+        BlockChunk(
+            RawBlock(
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {"query": "weather today"},
+                }
+            ),
+            0,
+        ),
+        BlockChunk(
+            RawBlock(
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}
+            ),
+            1,
+        ),
+    ]
 
 
-def test_broken_json_in_a_server_tool_block_is_not_our_business() -> None:
+def test_broken_json_in_a_server_tool_block_of_a_whole_message_is_an_error() -> None:
     body = sse(
         [
             start(),
@@ -353,7 +389,10 @@ def test_broken_json_in_a_server_tool_block_is_not_our_business() -> None:
             END,
         ]
     )
-    assert decode(body)[-1] == StopChunk("end_turn", None)
+    chunks, error = collect(body)
+    assert type(error) is ProviderError
+    assert "server_tool_use block 0" in str(error)
+    assert not [c for c in chunks if isinstance(c, BlockChunk | StopChunk)]
 
 
 # -- usage ----------------------------------------------------------------------------------
@@ -412,7 +451,7 @@ def test_gateway_zeros_at_start_and_real_counts_at_message_delta() -> None:
         ]
     )
     chunks = decode(body)
-    assert chunks[0] == UsageChunk()
+    assert chunks[1] == UsageChunk()
     assert usage_sum(chunks) == (1200, 35, 300, 900, 200)
 
 
@@ -467,7 +506,7 @@ def test_a_message_start_without_usage() -> None:
         ]
     )
     chunks = decode(body)
-    assert chunks[0] == UsageChunk()
+    assert chunks[:2] == [StartChunk("m", ""), UsageChunk()]
     assert usage_sum(chunks) == (3, 4, 0, 0, 0)
 
 
@@ -498,7 +537,6 @@ def test_a_message_start_without_usage() -> None:
             [start(), block(0), stop(0), stop(0)],
             "content_block_stop for block 0 that already stopped",
         ),
-        ([start(), block(1), message_delta(), END], "message_stop while block 1 is still open"),
         ([start(), END, start()], "message_start after message_stop"),
         ([start(), END, block(0)], "content_block_start after message_stop"),
         ([start(), END, text(0, "x")], "content_block_delta after message_stop"),
@@ -563,7 +601,7 @@ def test_error_events_map_to_the_error_classes(error_type: str, cls: type[Provid
     assert error.error_type == error_type
     assert error.request_id == "r1"
     assert error.status is None
-    assert chunks == [UsageChunk(input_tokens=10, output_tokens=1)]
+    assert chunks == [StartChunk("msg_1", "claude-x"), UsageChunk(input_tokens=10, output_tokens=1)]
 
 
 def test_an_error_event_before_message_start() -> None:
