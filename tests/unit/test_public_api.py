@@ -32,6 +32,16 @@ CONTRACT = [
     "OverloadedError",
     "MODELS",
     "load_models_config",
+    # Conversations, reply side
+    "StartChunk",
+    "ToolInputChunk",
+    "CitationChunk",
+    "RedactedThinkingChunk",
+    "BlockChunk",
+    "Usage",
+    "AssistantTurn",
+    "TurnAccumulator",
+    "collect",
 ]
 
 ERRORS = [
