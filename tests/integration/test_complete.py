@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -87,3 +88,21 @@ async def test_a_mid_stream_error_raises_and_the_partial_turn_is_kept() -> None:
     turn = acc.turn()
     assert not turn.complete
     assert turn.text  # the text that arrived before the error
+
+
+SEQUENCES = sorted((FIXTURES / "sequences").glob("*.json"))
+
+
+@pytest.mark.parametrize("sequence", SEQUENCES, ids=[p.stem for p in SEQUENCES])
+async def test_the_next_request_of_a_sequence_carries_the_turn_byte_for_byte(
+    sequence: Path,
+) -> None:
+    names = json.loads(sequence.read_text())
+    for first, second in itertools.pairwise(names):
+        path = FIXTURES / f"{first}.sse"
+        async with httpx.AsyncClient(transport=ReplayTransport(path, chunk_size=11)) as client:
+            turn = await provider_for(client).complete("sys", [Message("user", "hi")])
+        request = json.loads((FIXTURES / f"{second}.meta.json").read_text())["request"]
+        sent = [m for m in request["messages"] if m["role"] == "assistant"][-1]
+        assert json.loads(msgspec.json.encode(turn.message)) == sent
+        assert turn.complete
