@@ -1,7 +1,9 @@
 """The built-in model table: Claude models by API id and alias, with USD prices per million tokens.
 
 Figures from Anthropic's published pricing and models-overview pages, listed with their sources
-in ``docs/pricing-sources.md``. Re-check against the live pricing page before a release.
+in ``docs/pricing-sources.md`` (long-context and web-search figures from the pricing page's
+"Long context pricing" and "Web search" sections). Re-check against the live pricing page before
+a release.
 """
 
 from __future__ import annotations
@@ -132,9 +134,21 @@ _ROWS: list[
 ]
 
 
+# Long context (the 1M-token window of Sonnet 4 / 4.5, a beta): a request over 200K prompt tokens
+# is billed, for every token, at $6 in / $22.50 out, cache multipliers on top. Models from 4.6
+# on have the full window at standard prices.
+_LONG_CONTEXT = {
+    "Claude Sonnet 4.5": (200 * _K, 6.0, 22.5),
+    "Claude Sonnet 4": (200 * _K, 6.0, 22.5),
+}
+# Web search: $10 per 1,000 searches for every model, on top of tokens.
+_WEB_SEARCH = 10.0
+
+
 def _table() -> dict[str, ModelInfo]:
     table: dict[str, ModelInfo] = {}
     for ids, description, context, max_out, p_in, p_out, w5m, w1h, read in _ROWS:
+        threshold, lc_in, lc_out = _LONG_CONTEXT.get(description, (None, None, None))
         info = ModelInfo(
             max_tokens=max_out,
             context_window=context,
@@ -146,6 +160,10 @@ def _table() -> dict[str, ModelInfo]:
             cache_writes_1h_price=w1h,
             cache_reads_price=read,
             description=description,
+            long_context_threshold=threshold,
+            long_context_input_price=lc_in,
+            long_context_output_price=lc_out,
+            web_search_price=_WEB_SEARCH,
         )
         for model_id in ids:
             table[model_id] = info

@@ -10,10 +10,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from .content import Message
+from .content import Message, RawBlock
 from .errors import ProviderError
 
 __all__ = [
+    "BlockChunk",
+    "CitationChunk",
     "Message",
     "MessageStreamChunk",
     "ModelConfig",
@@ -21,37 +23,73 @@ __all__ = [
     "ModelRef",
     "ModelsConfig",
     "ProviderConfig",
+    "RedactedThinkingChunk",
+    "StartChunk",
     "StopChunk",
     "TextChunk",
     "ThinkingChunk",
+    "ToolInputChunk",
     "ToolUseChunk",
     "UsageChunk",
 ]
 
 # Chunks: one small immutable Struct per kind. ``type`` is a class constant, not a field, so
 # no chunk can claim another kind; msgspec writes it as the JSON tag, so the union round-trips.
-# gc=False: they hold only scalars, so they can never be part of a reference cycle.
+# gc=False: those that hold only scalars can never be part of a reference cycle.
+# Fields added after the first release come last, with defaults, so existing calls still work.
+# ``index`` is the content block a chunk belongs to (the API's block index).
+
+
+class StartChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="start"):
+    """The message's ``id`` and ``model``, first of every stream (at ``message_start``)."""
+
+    id: str
+    model: str
+    type: ClassVar[Literal["start"]] = "start"
 
 
 class TextChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="text"):
     """A piece of the reply's text, as it arrived."""
 
     text: str
+    index: int = 0
     type: ClassVar[Literal["text"]] = "text"
 
 
 class ThinkingChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="thinking"):
-    """A piece of extended-thinking text."""
+    """A piece of extended-thinking text; or, at the block's ``signature_delta``, one with
+    ``thinking=""`` and the block's ``signature`` (send it back with the block)."""
 
     thinking: str
+    index: int = 0
+    signature: str | None = None
     type: ClassVar[Literal["thinking"]] = "thinking"
+
+
+class RedactedThinkingChunk(
+    msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="redacted_thinking"
+):
+    """A ``redacted_thinking`` block (encrypted ``data``), at its start."""
+
+    data: str
+    index: int = 0
+    type: ClassVar[Literal["redacted_thinking"]] = "redacted_thinking"
+
+
+class CitationChunk(msgspec.Struct, frozen=True, tag_field="type", tag="citation"):
+    """A citation of the text block ``index`` (a ``citations_delta``), as the API sent it."""
+
+    citation: dict[str, Any]
+    index: int = 0
+    type: ClassVar[Literal["citation"]] = "citation"
 
 
 class UsageChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="usage"):
     """Token counts added since the previous UsageChunk of the same stream.
 
     Summing every UsageChunk of a stream gives the message's final usage.
-    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL.
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with the 1-hour TTL;
+    ``web_search_requests`` counts the server-side web searches (billed per search).
     """
 
     input_tokens: int = 0
@@ -59,16 +97,42 @@ class UsageChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="u
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    web_search_requests: int = 0
     type: ClassVar[Literal["usage"]] = "usage"
 
 
+class ToolInputChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="tool_input"):
+    """A piece of a client tool call's input JSON (each ``input_json_delta``), for a UI that
+    shows the call forming. The complete call comes as a ToolUseChunk."""
+
+    partial_json: str
+    index: int = 0
+    type: ClassVar[Literal["tool_input"]] = "tool_input"
+
+
 class ToolUseChunk(msgspec.Struct, frozen=True, tag_field="type", tag="tool_use"):
-    """A complete tool call, emitted once when its content block ends."""
+    """A complete tool call, emitted once when its content block ends with complete JSON.
+
+    ``caller`` is the block's ``caller`` when the API sends one (a call made from code
+    execution)."""
 
     id: str
     name: str
     input: dict[str, Any]
+    index: int = 0
+    caller: dict[str, Any] | None = None
     type: ClassVar[Literal["tool_use"]] = "tool_use"
+
+
+class BlockChunk(msgspec.Struct, frozen=True, tag_field="type", tag="block"):
+    """Any other content block (``server_tool_use``, ``web_search_tool_result``,
+    ``compaction``, kinds not known yet), complete, at its end: the block as a non-streaming
+    reply holds it (a server tool's ``input`` assembled from its ``input_json_delta`` pieces,
+    a compaction's ``content`` from its ``compaction_delta``)."""
+
+    block: RawBlock
+    index: int = 0
+    type: ClassVar[Literal["block"]] = "block"
 
 
 class StopChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="stop"):
@@ -79,7 +143,18 @@ class StopChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="st
     type: ClassVar[Literal["stop"]] = "stop"
 
 
-MessageStreamChunk = TextChunk | UsageChunk | ThinkingChunk | ToolUseChunk | StopChunk
+MessageStreamChunk = (
+    TextChunk
+    | UsageChunk
+    | ThinkingChunk
+    | ToolUseChunk
+    | StopChunk
+    | StartChunk
+    | RedactedThinkingChunk
+    | CitationChunk
+    | ToolInputChunk
+    | BlockChunk
+)
 
 
 # Checked when decoding (models.json), so a typo cannot make a negative cost.
@@ -104,6 +179,14 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
     # Beyond the seed: the 1-hour-TTL cache write price (2x input where Anthropic publishes it).
     cache_writes_1h_price: Price | None = msgspec.field(default=None, name="cacheWrites1hPrice")
     description: str | None = None
+    # Long-context pricing (Sonnet 4 / 4.5 with the 1M window): a request whose prompt (input +
+    # cache writes + cache reads) exceeds ``long_context_threshold`` tokens is billed, for every
+    # token, at these input / output prices, cache prices scaled by the same factor as input.
+    long_context_threshold: Count | None = None
+    long_context_input_price: Price | None = None
+    long_context_output_price: Price | None = None
+    # USD per 1,000 server-side web searches; None: Anthropic's published $10 per 1,000.
+    web_search_price: Price | None = None
 
     def __post_init__(self) -> None:
         # msgspec checks the constraints when decoding (models.json); this checks them when the

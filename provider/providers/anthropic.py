@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from types import TracebackType
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx
@@ -19,6 +19,7 @@ import httpx
 from ..endpoint import REPLAYED
 from ..errors import ProviderError
 from ..stream import DEFAULT_MAX_EVENT_SIZE
+from ..turn import AssistantTurn, collect
 from ..types import Message, MessageStreamChunk, ProviderConfig
 from .shell import (
     DEFAULT_LIMITS,
@@ -92,6 +93,17 @@ class AnthropicProvider(ShellBase):
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+    async def complete(
+        self, system_prompt: str, messages: Sequence[Message], *, options: Any = None
+    ) -> AssistantTurn:
+        """The whole reply as an ``AssistantTurn``: ``collect(create_message(...))``.
+
+        Raises like ``create_message``; to keep the partial turn of a stream that fails, use
+        ``collect(p.create_message(...), accumulator)``.
+        """
+        passed: dict[str, Any] = {} if options is None else {"options": options}
+        return await collect(self.create_message(system_prompt, messages, **passed))
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from ..errors import ProviderError
 
@@ -32,6 +33,7 @@ __all__ = [
     "MessageInfo",
     "MessageStart",
     "MessageStop",
+    "ServerToolUse",
     "Usage",
     "WireEvent",
     "decode_event",
@@ -48,6 +50,12 @@ class CacheCreation(msgspec.Struct, gc=False):
     ephemeral_1h_input_tokens: int | None = None
 
 
+class ServerToolUse(msgspec.Struct, gc=False):
+    """``usage.server_tool_use``: server-side tool calls billed per call."""
+
+    web_search_requests: int | None = None
+
+
 class Usage(msgspec.Struct, gc=False):
     """Cumulative token counts. A field that is absent or null is ``None``."""
 
@@ -56,6 +64,7 @@ class Usage(msgspec.Struct, gc=False):
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     cache_creation: CacheCreation | None = None
+    server_tool_use: ServerToolUse | None = None
 
 
 class MessageInfo(msgspec.Struct, gc=False):
@@ -74,31 +83,50 @@ class MessageStart(msgspec.Struct, gc=False):
 
 
 class ContentBlock(msgspec.Struct, gc=False):
-    """A ``content_block`` of any kind: ``text``, ``thinking``, ``redacted_thinking``,
-    ``tool_use``, ``server_tool_use``, ``web_search_tool_result``, or one not known yet."""
+    """The fields of the block kinds the machine names (``text``, ``thinking``,
+    ``redacted_thinking``, ``tool_use``), checked with ``msgspec.convert`` from the block's
+    JSON object; any other kind is kept whole, as that object."""
 
     type: str
     text: str | None = None
+    citations: list[dict[str, Any]] | None = None
     thinking: str | None = None
+    signature: str | None = None
+    data: str | None = None
     id: str | None = None
     name: str | None = None
     input: Any = None
+    caller: dict[str, Any] | None = None
 
 
 class ContentBlockStart(msgspec.Struct, gc=False):
+    """``content_block`` is the block's whole JSON object: kinds not known here are handed on
+    as they arrived (starts are rare, so the generic decoding costs nothing that matters)."""
+
     index: int
-    content_block: ContentBlock
+    content_block: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        # Raised while decoding, so msgspec reports it as a ValidationError of the event.
+        if not isinstance(self.content_block.get("type"), str):
+            raise ValueError("content_block has no string `type`")
 
 
 class Delta(msgspec.Struct, gc=False):
-    """A ``delta`` of any kind: ``text_delta``, ``input_json_delta``, ``thinking_delta``,
-    ``signature_delta``, ``citations_delta``, or one not known yet. Citations and signatures
-    are not decoded: nothing downstream uses them."""
+    """A ``delta`` of any kind: ``text_delta`` (``text``), ``input_json_delta``
+    (``partial_json``), ``thinking_delta`` (``thinking``), ``signature_delta``
+    (``signature``), ``citations_delta`` (``citation``), ``compaction_delta`` (``content``,
+    ``encrypted_content``: ``UNSET`` when absent, as null is a value there), or one not known
+    yet. A payload field that is absent is ``None``."""
 
     type: str
     text: str | None = None
     partial_json: str | None = None
     thinking: str | None = None
+    signature: str | None = None
+    citation: dict[str, Any] | None = None
+    content: Any = UNSET
+    encrypted_content: Any = UNSET
 
 
 class ContentBlockDelta(msgspec.Struct, gc=False):

@@ -32,6 +32,7 @@ from provider import (
     MessageStreamChunk,
     ProviderConfig,
     ProviderError,
+    StartChunk,
     StopChunk,
     TextChunk,
     ThinkingChunk,
@@ -467,6 +468,9 @@ async def test_crlf_yields_exactly_the_same_chunks() -> None:
     lf, _, _ = await run_provider(FIXTURES / "haiku.sse", chunk_size=3)
     crlf, _, _ = await run_provider(FIXTURES / "haiku_crlf.sse", chunk_size=3)
     bom, _, _ = await run_provider(FIXTURES / "bom.sse", chunk_size=1)
+    # The same chunks but the first: each recording has its own message id.
+    assert [type(c) for c in (lf[0], crlf[0], bom[0])] == [StartChunk] * 3
+    lf, crlf, bom = lf[1:], crlf[1:], bom[1:]
     assert crlf == lf
     assert bom == lf
     assert len([c for c in lf if isinstance(c, TextChunk)]) == 9
@@ -505,6 +509,12 @@ SDK_CANNOT_READ = {
     "bom.sse": "the SDK does not strip a leading BOM and loses message_start",
     "gateway_data_only.sse": "the SDK dispatches on the `event:` line, which this gateway omits",
 }
+# Streams the SDK reads differently by design: its tool calls are not compared.
+SDK_KEEPS_CUT_TOOL_CALLS = {
+    # The SDK keeps a tool call cut by max_tokens, with its input parsed as partial JSON;
+    # provider never hands over a call whose input is not the model's complete JSON.
+    "fine_grained_tool_max_tokens.sse",
+}
 
 
 @pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
@@ -516,6 +526,8 @@ def test_official_sdk_reads_the_fixture_the_same_way(name: str) -> None:
         pytest.skip(SDK_CANNOT_READ[name])
     fixture = FIXTURES_BY_NAME[name]
     expect = expect_of(fixture)
+    if name in SDK_KEEPS_CUT_TOOL_CALLS:
+        expect = msgspec.structs.replace(expect, tool_calls=None)
 
     def handler(request: Any) -> Any:
         return httpx2.Response(fixture.status, headers=fixture.headers, content=fixture.body)

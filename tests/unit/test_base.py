@@ -75,7 +75,7 @@ def test_a_known_model_without_model_info_takes_the_tables_entry() -> None:
     p = Stub(ProviderConfig(model_id="claude-sonnet-4-5"))
     assert p.get_model().info is MODELS["claude-sonnet-4-5"]
     assert p.config.model_info is MODELS["claude-sonnet-4-5"]
-    assert p.calculate_cost(1_000_000, 0) == 3.0
+    assert p.calculate_cost(100_000, 10_000) == pytest.approx(0.3 + 0.15)  # $3 in, $15 out per MTok
 
 
 @pytest.mark.parametrize("config", [None, {"model_id": "m"}, "claude-sonnet-4-5"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from provider.content import RawBlock
 from provider.errors import (
     AuthenticationError,
     NetworkError,
@@ -16,10 +17,15 @@ from provider.errors import (
 )
 from provider.stream import ChunkDecoder, StreamMachine, decode_event
 from provider.types import (
+    BlockChunk,
+    CitationChunk,
     MessageStreamChunk,
+    RedactedThinkingChunk,
+    StartChunk,
     StopChunk,
     TextChunk,
     ThinkingChunk,
+    ToolInputChunk,
     ToolUseChunk,
     UsageChunk,
 )
@@ -124,9 +130,10 @@ def test_a_text_stream() -> None:
         ]
     )
     assert decode(body) == [
+        StartChunk("msg_1", "claude-x"),
         UsageChunk(input_tokens=17, output_tokens=1),
-        TextChunk("Hello"),
-        TextChunk(", world"),
+        TextChunk("Hello", 0),
+        TextChunk(", world", 0),
         UsageChunk(output_tokens=8),
         StopChunk("end_turn", None),
     ]
@@ -154,9 +161,13 @@ def test_thinking_signature_citations_and_redacted_thinking() -> None:
     )
     chunks = decode(body)
     assert [c for c in chunks if not isinstance(c, UsageChunk)] == [
-        ThinkingChunk("Let me"),
-        ThinkingChunk(" think"),
-        TextChunk("Cited."),
+        StartChunk("msg_1", "claude-x"),
+        ThinkingChunk("Let me", 0),
+        ThinkingChunk(" think", 0),
+        ThinkingChunk("", 0, "EoQDCm0IDhgC"),
+        RedactedThinkingChunk("EmwKAhgBEgy3va3pzix", 1),
+        CitationChunk({"type": "char_location", "cited_text": "x"}, 2),
+        TextChunk("Cited.", 2),
         StopChunk("end_turn", None),
     ]
 
@@ -176,9 +187,9 @@ def test_a_block_that_starts_with_text_gives_it() -> None:
     )
     chunks = decode(body)
     assert [c for c in chunks if isinstance(c, TextChunk | ThinkingChunk)] == [
-        TextChunk("Already "),
-        TextChunk("here"),
-        ThinkingChunk("Pre"),
+        TextChunk("Already ", 0),
+        TextChunk("here", 0),
+        ThinkingChunk("Pre", 1),
     ]
 
 
@@ -248,10 +259,15 @@ def test_tool_input_pieces_are_joined_and_parsed_at_block_stop() -> None:
     chunks = decode(body)
     tools = [c for c in chunks if isinstance(c, ToolUseChunk)]
     assert tools == [
-        ToolUseChunk("toolu_01", "get_weather", {"location": "San Francisco", "unit": ["c"]})
+        ToolUseChunk("toolu_01", "get_weather", {"location": "San Francisco", "unit": ["c"]}, 1)
     ]
-    # Emitted at its block's stop: after the text, before the final usage.
-    assert chunks.index(tools[0]) == 2
+    # Each piece as it came (for a UI), then the call at its block's stop, before the final
+    # usage.
+    assert [c for c in chunks if isinstance(c, ToolInputChunk)] == [
+        ToolInputChunk(p, 1) for p in ["", *pieces]
+    ]
+    assert chunks.index(tools[0]) == 3 + 1 + len(pieces)
+    assert isinstance(chunks[chunks.index(tools[0]) + 1], UsageChunk)
 
 
 def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
@@ -272,9 +288,9 @@ def test_a_tool_with_no_input_pieces_takes_its_start_input() -> None:
     )
     tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
     assert tools == [
-        ToolUseChunk("toolu_a", "now", {}),
-        ToolUseChunk("toolu_b", "preset", {"x": 1}),
-        ToolUseChunk("toolu_c", "blank", {}),
+        ToolUseChunk("toolu_a", "now", {}, 0),
+        ToolUseChunk("toolu_b", "preset", {"x": 1}, 1),
+        ToolUseChunk("toolu_c", "blank", {}, 2),
     ]
 
 
@@ -295,7 +311,7 @@ def test_interleaved_tool_blocks_keep_their_own_input() -> None:
         ]
     )
     tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
-    assert tools == [ToolUseChunk("t1", "b", {"b": 1}), ToolUseChunk("t0", "a", {"a": 0})]
+    assert tools == [ToolUseChunk("t1", "b", {"b": 1}, 1), ToolUseChunk("t0", "a", {"a": 0}, 0)]
 
 
 @pytest.mark.parametrize("pieces", [['{"city": "Par'], ['{"a": 1}', "x"], ["[1, 2]"], ["42"]])
@@ -320,7 +336,7 @@ def test_bad_tool_json_names_the_tool(pieces: list[str]) -> None:
     assert texts(chunks) == "Calling."
 
 
-def test_server_tool_use_gives_no_tool_chunk() -> None:
+def test_server_tool_blocks_come_whole_as_block_chunks() -> None:
     body = sse(
         [
             start(),
@@ -338,11 +354,31 @@ def test_server_tool_use_gives_no_tool_chunk() -> None:
         ]
     )
     chunks = decode(body)
-    assert not [c for c in chunks if isinstance(c, ToolUseChunk)]
+    assert not [c for c in chunks if isinstance(c, ToolUseChunk | ToolInputChunk)]
     assert texts(chunks) == "Sunny."
+    # Each block as a non-streaming reply holds it: the input assembled from its pieces.
+    assert [c for c in chunks if isinstance(c, BlockChunk)] == [
+        BlockChunk(
+            RawBlock(
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {"query": "weather today"},
+                }
+            ),
+            0,
+        ),
+        BlockChunk(
+            RawBlock(
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}
+            ),
+            1,
+        ),
+    ]
 
 
-def test_broken_json_in_a_server_tool_block_is_not_our_business() -> None:
+def test_broken_json_in_a_server_tool_block_of_a_whole_message_is_an_error() -> None:
     body = sse(
         [
             start(),
@@ -353,7 +389,10 @@ def test_broken_json_in_a_server_tool_block_is_not_our_business() -> None:
             END,
         ]
     )
-    assert decode(body)[-1] == StopChunk("end_turn", None)
+    chunks, error = collect(body)
+    assert type(error) is ProviderError
+    assert "server_tool_use block 0" in str(error)
+    assert not [c for c in chunks if isinstance(c, BlockChunk | StopChunk)]
 
 
 # -- usage ----------------------------------------------------------------------------------
@@ -412,7 +451,7 @@ def test_gateway_zeros_at_start_and_real_counts_at_message_delta() -> None:
         ]
     )
     chunks = decode(body)
-    assert chunks[0] == UsageChunk()
+    assert chunks[1] == UsageChunk()
     assert usage_sum(chunks) == (1200, 35, 300, 900, 200)
 
 
@@ -467,7 +506,7 @@ def test_a_message_start_without_usage() -> None:
         ]
     )
     chunks = decode(body)
-    assert chunks[0] == UsageChunk()
+    assert chunks[:2] == [StartChunk("m", ""), UsageChunk()]
     assert usage_sum(chunks) == (3, 4, 0, 0, 0)
 
 
@@ -498,7 +537,6 @@ def test_a_message_start_without_usage() -> None:
             [start(), block(0), stop(0), stop(0)],
             "content_block_stop for block 0 that already stopped",
         ),
-        ([start(), block(1), message_delta(), END], "message_stop while block 1 is still open"),
         ([start(), END, start()], "message_start after message_stop"),
         ([start(), END, block(0)], "content_block_start after message_stop"),
         ([start(), END, text(0, "x")], "content_block_delta after message_stop"),
@@ -563,7 +601,7 @@ def test_error_events_map_to_the_error_classes(error_type: str, cls: type[Provid
     assert error.error_type == error_type
     assert error.request_id == "r1"
     assert error.status is None
-    assert chunks == [UsageChunk(input_tokens=10, output_tokens=1)]
+    assert chunks == [StartChunk("msg_1", "claude-x"), UsageChunk(input_tokens=10, output_tokens=1)]
 
 
 def test_an_error_event_before_message_start() -> None:
@@ -727,3 +765,240 @@ FULL_EVENTS: list[Event] = [
     message_delta("end_turn", output_tokens=3),
     END,
 ]
+
+
+# -- the whole turn: every block kind, with its index ---------------------------------------
+
+
+def test_start_chunk_comes_first_then_the_start_usage() -> None:
+    chunks = decode(sse([start(input_tokens=3, output_tokens=1), message_delta(), END]))
+    assert chunks[:2] == [StartChunk("msg_1", "claude-x"), UsageChunk(3, 1)]
+
+
+def test_consecutive_text_blocks_keep_apart_by_index() -> None:
+    first = [block(0), text(0, "one"), stop(0)]
+    second = [block(1), text(1, "two"), stop(1)]
+    body = sse([start(), *first, *second, message_delta(), END])
+    assert [c for c in decode(body) if isinstance(c, TextChunk)] == [
+        TextChunk("one", 0),
+        TextChunk("two", 1),
+    ]
+
+
+def test_a_tool_call_keeps_its_caller() -> None:
+    caller = {"type": "code_execution_20250825", "tool_id": "srvtoolu_9"}
+    body = sse(
+        [
+            start(),
+            block(0, "tool_use", id="toolu_1", name="f", input={}, caller=caller),
+            delta(0, "input_json_delta", partial_json='{"x": 1}'),
+            stop(0),
+            message_delta("tool_use"),
+            END,
+        ]
+    )
+    tools = [c for c in decode(body) if isinstance(c, ToolUseChunk)]
+    assert tools == [ToolUseChunk("toolu_1", "f", {"x": 1}, 0, caller)]
+
+
+def test_a_compaction_block_comes_whole_with_its_content() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "compaction", content=None, encrypted_content=None),
+            PING,
+            delta(0, "compaction_delta", content="Summary.", encrypted_content="Ep0B"),
+            stop(0),
+            block(1),
+            text(1, "Hi"),
+            stop(1),
+            message_delta(),
+            END,
+        ]
+    )
+    blocks = [c for c in decode(body) if isinstance(c, BlockChunk)]
+    assert blocks == [
+        BlockChunk(
+            RawBlock({"type": "compaction", "content": "Summary.", "encrypted_content": "Ep0B"}),
+            0,
+        )
+    ]
+
+
+def test_an_unknown_block_comes_whole_and_its_unknown_deltas_are_skipped() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "hologram", pixels=[1, 2], meta={"a": None}),
+            delta(0, "hologram_delta", pixels=[3]),
+            delta(0, "text_delta", text="not for a hologram"),
+            stop(0),
+            message_delta(),
+            END,
+        ]
+    )
+    chunks = decode(body)
+    assert [c for c in chunks if isinstance(c, BlockChunk)] == [
+        BlockChunk(RawBlock({"type": "hologram", "pixels": [1, 2], "meta": {"a": None}}), 0)
+    ]
+    assert not [c for c in chunks if isinstance(c, TextChunk)]
+
+
+def test_web_search_requests_are_summed_like_the_tokens() -> None:
+    body = sse(
+        [
+            start(input_tokens=10, output_tokens=1, server_tool_use={"web_search_requests": 0}),
+            message_delta(None, output_tokens=5, server_tool_use={"web_search_requests": 1}),
+            message_delta(None, output_tokens=9),  # absent: keeps its value
+            message_delta("end_turn", output_tokens=20, server_tool_use={"web_search_requests": 3}),
+            END,
+        ]
+    )
+    usages = [c for c in decode(body) if isinstance(c, UsageChunk)]
+    assert [u.web_search_requests for u in usages] == [0, 1, 0, 2]
+    assert sum(u.output_tokens for u in usages) == 20
+
+
+@pytest.mark.parametrize(
+    ("kind", "block_kind", "field"),
+    [
+        ("text_delta", "text", "text"),
+        ("citations_delta", "text", "citation"),
+        ("thinking_delta", "thinking", "thinking"),
+        ("signature_delta", "thinking", "signature"),
+        ("input_json_delta", "tool_use", "partial_json"),
+        ("input_json_delta", "server_tool_use", "partial_json"),
+    ],
+)
+def test_a_delta_missing_its_payload_is_an_error_naming_the_event(
+    kind: str, block_kind: str, field: str
+) -> None:
+    fields = {"id": "t", "name": "n", "input": {}} if "tool" in block_kind else {}
+    body = sse([start(), block(0, block_kind, **fields), delta(0, kind)])
+    for feed in (lambda: collect(body), lambda: process_all(body)):
+        _, error = feed()
+        assert type(error) is ProviderError
+        assert "content_block_delta" in str(error)
+        assert f"{kind} without {field}" in str(error)
+
+
+def test_an_empty_text_delta_is_fine_and_gives_nothing() -> None:
+    body = sse([start(), block(0), text(0, ""), stop(0), message_delta(), END])
+    assert not [c for c in decode(body) if isinstance(c, TextChunk)]
+
+
+def test_a_known_delta_for_the_wrong_block_kind_is_an_error() -> None:
+    body = sse([start(), block(0, "tool_use", id="t", name="n", input={}), text(0, "x")])
+    _, error = collect(body)
+    assert type(error) is ProviderError
+    assert "text_delta for block 0, a tool_use block" in str(error)
+
+
+def test_a_redacted_thinking_block_without_data_is_an_error() -> None:
+    _, error = collect(sse([start(), block(0, "redacted_thinking")]))
+    assert type(error) is ProviderError
+    assert "content_block_start" in str(error)
+
+
+def test_a_named_block_with_a_field_of_the_wrong_type_is_an_error() -> None:
+    _, error = collect(sse([start(), block(0, "tool_use", id=7, name="n", input={})]))
+    assert type(error) is ProviderError
+    assert "content_block_start" in str(error)
+
+
+def process_all(body: bytes) -> tuple[list[MessageStreamChunk], ProviderError | None]:
+    """The same events through StreamMachine.process, the slow path (no ChunkDecoder)."""
+    machine = StreamMachine()
+    chunks: list[MessageStreamChunk] = []
+    try:
+        for event in body.split(b"\n\n"):
+            if event:
+                name, data = event.split(b"\n")
+                chunks += machine.process(decode_event(name[7:].decode(), data[6:]))
+    except ProviderError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+def test_process_and_feed_give_the_same_chunks() -> None:
+    body = sse(
+        [
+            start(),
+            block(0, "thinking", thinking="", signature=""),
+            delta(0, "thinking_delta", thinking="Hm"),
+            delta(0, "signature_delta", signature="sig"),
+            stop(0),
+            block(1),
+            delta(1, "citations_delta", citation={"type": "x"}),
+            text(1, "a"),
+            stop(1),
+            block(2, "tool_use", id="t", name="n", input={}),
+            delta(2, "input_json_delta", partial_json="{}"),
+            stop(2),
+            block(3, "server_tool_use", id="s", name="web_search", input={}),
+            stop(3),
+            message_delta("tool_use"),
+            END,
+        ]
+    )
+    assert process_all(body) == (decode(body), None)
+
+
+# -- a message cut short inside a tool block: no tool call, no error -------------------------
+
+
+def cut_tool(*tail: Event, stop_reason: str = "max_tokens", kind: str = "tool_use") -> bytes:
+    return sse(
+        [
+            start(),
+            block(0),
+            text(0, "Calling."),
+            stop(0),
+            block(1, kind, id="toolu_cut", name="make_file", input={}),
+            delta(1, "input_json_delta", partial_json=""),
+            delta(1, "input_json_delta", partial_json='{"filename": "tax'),
+            *tail,
+            message_delta(stop_reason, output_tokens=124),
+            END,
+        ]
+    )
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["never closed", "closed"])
+@pytest.mark.parametrize("reason", sorted(["max_tokens", "model_context_window_exceeded"]))
+def test_a_tool_block_cut_short_ends_normally_without_a_tool_call(
+    closed: bool, reason: str
+) -> None:
+    chunks, error = collect(cut_tool(*([stop(1)] if closed else []), stop_reason=reason))
+    assert error is None
+    assert chunks[-1] == StopChunk(reason, None)
+    assert not [c for c in chunks if isinstance(c, ToolUseChunk)]
+    # The pieces that did come were handed on (a UI may show them).
+    assert [c.partial_json for c in chunks if isinstance(c, ToolInputChunk)] == [
+        "",
+        '{"filename": "tax',
+    ]
+    assert texts(chunks) == "Calling."
+
+
+def test_a_server_tool_block_cut_short_gives_no_block_chunk() -> None:
+    chunks, error = collect(cut_tool(stop(1), kind="server_tool_use"))
+    assert error is None
+    assert not [c for c in chunks if isinstance(c, BlockChunk)]
+    assert chunks[-1] == StopChunk("max_tokens", None)
+
+
+def test_cut_tool_input_in_a_message_that_was_not_cut_is_an_error_before_the_stop() -> None:
+    chunks, error = collect(cut_tool(stop(1), stop_reason="tool_use"))
+    assert type(error) is ProviderError
+    assert "toolu_cut" in str(error)
+    assert "make_file" in str(error)
+    assert not [c for c in chunks if isinstance(c, StopChunk)]
+    assert texts(chunks) == "Calling."
+
+
+def test_an_open_block_at_message_stop_is_no_error() -> None:
+    body = sse([start(), block(0), text(0, "half"), message_delta("max_tokens"), END])
+    chunks, error = collect(body)
+    assert error is None
+    assert chunks[-1] == StopChunk("max_tokens", None)

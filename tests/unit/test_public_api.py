@@ -32,6 +32,16 @@ CONTRACT = [
     "OverloadedError",
     "MODELS",
     "load_models_config",
+    # Conversations, reply side
+    "StartChunk",
+    "ToolInputChunk",
+    "CitationChunk",
+    "RedactedThinkingChunk",
+    "BlockChunk",
+    "Usage",
+    "AssistantTurn",
+    "TurnAccumulator",
+    "collect",
 ]
 
 ERRORS = [
@@ -91,7 +101,7 @@ def test_error_classes_are_distinct() -> None:
                 assert not issubclass(a, b), (a, b)
 
 
-def test_message_stream_chunk_is_the_union_of_the_five_chunks() -> None:
+def test_message_stream_chunk_is_the_union_of_every_chunk() -> None:
     members = set(typing.get_args(provider.MessageStreamChunk))
     assert members == {
         provider.TextChunk,
@@ -99,6 +109,11 @@ def test_message_stream_chunk_is_the_union_of_the_five_chunks() -> None:
         provider.ThinkingChunk,
         provider.ToolUseChunk,
         provider.StopChunk,
+        provider.StartChunk,
+        provider.RedactedThinkingChunk,
+        provider.CitationChunk,
+        provider.ToolInputChunk,
+        provider.BlockChunk,
     }
 
 
