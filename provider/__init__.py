@@ -38,6 +38,7 @@ from .errors import (
     RateLimitError,
     TokenLimitError,
 )
+from .request import RequestOptions, Thinking, Tool, ToolChoice
 from .turn import AssistantTurn, TurnAccumulator, Usage, collect
 from .types import (
     BlockChunk,
@@ -105,13 +106,17 @@ __all__ = [
     "RawBlock",
     "RedactedThinkingBlock",
     "RedactedThinkingChunk",
+    "RequestOptions",
     "StartChunk",
     "StopChunk",
     "TextBlock",
     "TextChunk",
+    "Thinking",
     "ThinkingBlock",
     "ThinkingChunk",
     "TokenLimitError",
+    "Tool",
+    "ToolChoice",
     "ToolInputChunk",
     "ToolResultBlock",
     "ToolUseBlock",

@@ -8,7 +8,9 @@ from collections.abc import AsyncGenerator, Sequence
 import msgspec
 
 from .constants import MODELS
+from .content import TextBlock
 from .errors import ProviderError
+from .request import RequestOptions
 from .turn import Usage
 from .types import Message, MessageStreamChunk, ModelInfo, ModelRef, ProviderConfig
 
@@ -152,7 +154,11 @@ class BaseProvider(abc.ABC):
 
     @abc.abstractmethod
     def create_message(
-        self, system_prompt: str, messages: Sequence[Message]
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
     ) -> AsyncGenerator[MessageStreamChunk, None]:
         """Stream the reply to ``messages`` as typed chunks (an async generator, so
         ``contextlib.aclosing`` closes it at once when the caller stops early)."""

@@ -16,8 +16,10 @@ from typing import Any, TypeVar, cast
 import anyio
 import httpx
 
+from ..content import TextBlock
 from ..endpoint import REPLAYED
 from ..errors import ProviderError
+from ..request import RequestOptions
 from ..stream import DEFAULT_MAX_EVENT_SIZE
 from ..turn import AssistantTurn, collect
 from ..types import Message, MessageStreamChunk, ProviderConfig
@@ -114,15 +116,37 @@ class AnthropicProvider(ShellBase):
         return self._client
 
     def create_message(
-        self, system_prompt: str, messages: Sequence[Message]
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
     ) -> AsyncGenerator[MessageStreamChunk, None]:
         """Stream the reply to ``messages`` as TextChunk, ThinkingChunk, ToolUseChunk,
         UsageChunk and StopChunk, each as soon as its event is complete.
 
-        Raises a ProviderError subclass on any failure, after every chunk that arrived was
-        yielded. Stopping early (``break``, ``aclose()``, cancellation) closes the response.
+        ``system_prompt``: a str, or TextBlocks (to carry ``cache_control``). ``options``:
+        per-call settings (``RequestOptions``). Raises a ProviderError subclass on any
+        failure, after every chunk that arrived was yielded; malformed arguments raise on the
+        first iteration, before any request. Stopping early (``break``, ``aclose()``,
+        cancellation) closes the response.
         """
-        return self._exchange(lambda: self._messages_call(system_prompt, messages))
+        return self._exchange(lambda: self._messages_call(system_prompt, messages, options))
+
+    async def count_tokens(
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
+    ) -> int:
+        """The number of input tokens ``create_message`` would send for the same arguments
+        (``POST /v1/messages/count_tokens``); errors, retries and timeouts as for it."""
+        call = self._exchange(lambda: self._count_call(system_prompt, messages, options))
+        async with aclosing(call) as results:
+            async for count in results:
+                return count
+        raise ProviderError("count_tokens: the answer held no count")  # unreachable
 
     async def _exchange(self, prepare: Callable[[], Call[T]]) -> AsyncGenerator[T, None]:
         """Send the call ``prepare`` makes (on the first iteration, so that a malformed

@@ -26,12 +26,14 @@ import os
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Annotated, Generic, Protocol, TypeVar
 
 import httpx
+import msgspec
 
 from ..base import BaseProvider
 from ..constants import DEFAULT_MAX_TOKENS
+from ..content import TextBlock
 from ..endpoint import (
     DEFAULT_BASE_URL,
     check_secure,
@@ -41,9 +43,15 @@ from ..endpoint import (
     request_headers,
     secrets_of,
 )
-from ..errors import NetworkError, ProviderError
+from ..errors import NetworkError, ProviderError, secret_values
 from ..http_errors import error_from_response, snippet
-from ..request import encode_body
+from ..request import (
+    RequestOptions,
+    call_headers,
+    encode_body,
+    encode_count_body,
+    options_or_default,
+)
 from ..retry import backoff_delay, should_retry
 from ..stream import ChunkDecoder
 from ..types import Message, MessageStreamChunk, ProviderConfig
@@ -52,10 +60,12 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "EVENT_STREAM",
+    "JSON",
     "MAX_ERROR_BODY",
     "BodyDecoder",
     "Call",
     "ShellBase",
+    "TokenCountDecoder",
     "refusal",
     "refused",
 ]
@@ -70,6 +80,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
 EVENT_STREAM = "text/event-stream"
+JSON = "application/json"
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -113,7 +124,7 @@ def refused(status: int, headers: Mapping[str, str], expect: str) -> bool:
     return not headers.get("content-type", "").lower().startswith(expect)
 
 
-_WHAT = {EVENT_STREAM: "an event stream", "application/json": "JSON"}
+_WHAT = {EVENT_STREAM: "an event stream", JSON: "JSON"}
 
 
 def refusal(
@@ -145,6 +156,44 @@ def _reason(error: ProviderError) -> str:
     """What a retry is after, in a few words: ``429 rate_limit_error``, ``NetworkError``."""
     parts = [str(part) for part in (error.status, error.error_type) if part is not None]
     return " ".join(parts) or type(error).__name__
+
+
+class _Count(msgspec.Struct):
+    input_tokens: Annotated[int, msgspec.Meta(ge=0)]
+
+
+_decode_count = msgspec.json.Decoder(_Count).decode
+
+
+class TokenCountDecoder:
+    """Reads a ``count_tokens`` answer, ``{"input_tokens": N}``, into ``[N]`` at ``close``."""
+
+    done = False  # read to the end of the body
+    error: ProviderError | None = None
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> list[int]:
+        self._size += len(data)
+        if self._size > MAX_ERROR_BODY and self.error is None:
+            self.error = ProviderError(
+                f"The token count from {self._url} is over {MAX_ERROR_BODY} bytes: not a count"
+            )
+        elif self.error is None:
+            self._parts.append(data)
+        return []
+
+    def close(self) -> list[int]:
+        body = b"".join(self._parts)
+        try:
+            return [_decode_count(body).input_tokens]
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
+            raise ProviderError(
+                f"Not a token count from {self._url} ({e}): {snippet(body) or 'empty body'}", e
+            ) from e
 
 
 class ShellBase(BaseProvider):
@@ -191,20 +240,55 @@ class ShellBase(BaseProvider):
         self._max_tokens = info.max_tokens or DEFAULT_MAX_TOKENS
 
     def _messages_call(
-        self, system_prompt: str, messages: Sequence[Message]
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        options: RequestOptions | None,
     ) -> Call[MessageStreamChunk]:
         """The streaming ``POST /v1/messages``; a malformed argument raises here, before I/O."""
-        body = encode_body(self.config.model_id, self._max_tokens, system_prompt, messages)
+        options = options_or_default(options)
+        body = encode_body(self.config.model_id, self._max_tokens, system_prompt, messages, options)
         size = self.max_event_size
         return Call(
             url=self.url,
-            headers=self._headers,
+            headers=call_headers(self._headers, options),
             body=body,
-            secrets=self._secrets,
+            secrets=self._call_secrets(options),
             expect=EVENT_STREAM,
             decoder=lambda: ChunkDecoder(max_event_size=size),
             reading="the stream",
         )
+
+    def _count_call(
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        options: RequestOptions | None,
+    ) -> Call[int]:
+        """``POST /v1/messages/count_tokens``: the same headers (asking for JSON), the body
+        that endpoint takes; a malformed argument raises here, before I/O."""
+        options = options_or_default(options)
+        body = encode_count_body(self.config.model_id, system_prompt, messages, options)
+        headers = call_headers(self._headers, options)
+        if headers.get("accept") == EVENT_STREAM:  # ours, not one the config set
+            headers["accept"] = JSON
+        url = self.url + "/count_tokens"
+        return Call(
+            url=url,
+            headers=headers,
+            body=body,
+            secrets=self._call_secrets(options),
+            expect=JSON,
+            decoder=lambda: TokenCountDecoder(url),
+            reading="the response",
+        )
+
+    def _call_secrets(self, options: RequestOptions) -> tuple[str, ...]:
+        """The provider's secrets, and those of the call's own headers, by the same rule
+        (``endpoint.secrets_of``): a per-call credential travels there."""
+        if not options.headers:
+            return self._secrets
+        return secret_values([*self._secrets, *secrets_of(options.headers)])
 
     def _request(self, client: httpx.AsyncClient | httpx.Client, call: Call[T]) -> httpx.Request:
         return client.build_request(
