@@ -292,8 +292,8 @@ class RequestOptions(msgspec.Struct, frozen=True, kw_only=True):
                     raise ProviderError(
                         f"RequestOptions.betas[{i}] must be one beta name, not a list: {beta!r}"
                     )
-                _header_value(f"RequestOptions.betas[{i}]", beta.strip())
-            _set(self, "betas", tuple(beta.strip() for beta in betas))
+                _header_value(f"RequestOptions.betas[{i}]", beta)
+            _set(self, "betas", betas)
         if self.headers is not None:
             headers = _dict("RequestOptions.headers", self.headers)
             for name, value in headers.items():

@@ -61,7 +61,9 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 caches = maybe(st.builds(CacheControl, maybe(st.sampled_from(["5m", "1h"]))))
 base64_sources = st.builds(
-    Base64Source.from_bytes, st.sampled_from(["image/png", "application/pdf"]), st.binary(min_size=1)
+    Base64Source.from_bytes,
+    st.sampled_from(["image/png", "application/pdf"]),
+    st.binary(min_size=1),
 )
 url_sources = st.builds(URLSource, nonempty)
 file_sources = st.builds(FileSource, nonempty)
