@@ -5,7 +5,7 @@ As httpx's ``BaseClient`` serves ``Client`` and ``AsyncClient``, ``ShellBase`` s
 judging a response from its status and headers, mapping transport failures, deciding whether
 and when to retry. The shells only send, read, sleep and close, in one short loop each:
 
-    call = self._messages_call(system_prompt, messages)   # raises before any I/O
+    call = self._messages_call(system, messages, options) # or _count_call; raises before I/O
     request = self._request(client, call)
     response = send(request)                              # (await) client.send(..., stream=True)
     if refused(response.status_code, response.headers, call.expect):
