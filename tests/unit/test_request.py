@@ -402,3 +402,64 @@ def test_call_headers_add_and_override_without_touching_the_providers() -> None:
     assert headers["x-trace"] == "t1"
     assert headers["anthropic-version"] == "2026-10-21"
     assert base == BASE
+
+
+# --- the contract's own example (DESIGN.md, "Conversations") ---------------------------------
+
+REQUEST_NAMES = [
+    *("Message", "TextBlock", "ImageBlock", "DocumentBlock", "ToolUseBlock", "ToolResultBlock"),
+    *("ThinkingBlock", "RedactedThinkingBlock", "RawBlock", "Base64Source", "URLSource"),
+    *("PlainTextSource", "CacheControl", "RequestOptions", "Tool", "ToolChoice", "Thinking"),
+]
+
+
+@pytest.mark.parametrize("name", REQUEST_NAMES)
+def test_request_side_names_are_exported(name: str) -> None:
+    import provider as package
+
+    assert name in package.__all__
+    assert getattr(package, name) is not None
+
+
+@pytest.mark.anyio
+async def test_the_contracts_example_runs_as_written() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.path.endswith("/count_tokens"):
+            return httpx.Response(200, json={"input_tokens": 12})
+        return httpx.Response(400, json={"type": "error", "error": {"message": "stop here"}})
+
+    b64 = Base64Source.from_bytes("image/png", b"\x89PNG").data
+    messages = [
+        Message("user", "Hi"),
+        Message(
+            "user",
+            [TextBlock("What is in this picture?"), ImageBlock(Base64Source("image/png", b64))],
+        ),
+    ]
+    system = [TextBlock("long prompt", cache_control=CacheControl(ttl="1h"))]
+    options = RequestOptions(
+        max_tokens=1024, temperature=0.2, top_p=None, top_k=None, stop_sequences=["END"],
+        tools=[Tool("get_weather", {"type": "object", "properties": {}}, description="...")],
+        server_tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}],
+        tool_choice=ToolChoice("auto"), thinking=Thinking(budget_tokens=2048),
+        user_id="u-123", service_tier=None, betas=["b1"], headers={"x-h": "v"}, extra_body={"e": 1},
+    )  # fmt: skip
+    config = ProviderConfig(
+        model_id="claude-opus-4-8", model_info=MODELS["claude-opus-4-8"], api_key="sk-ant-t"
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    async with AnthropicProvider(config, http_client=client, max_retries=0) as p:
+        assert await p.count_tokens(system, messages, options=options) == 12
+        with pytest.raises(ProviderError, match="stop here"):
+            async for _ in p.create_message(system, messages, options=options):
+                pass
+    await client.aclose()
+    count, create = (json.loads(r.content) for r in sent)
+    assert create["tools"][1]["type"] == "web_search_20250305"
+    assert create["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert create["messages"][1]["content"][1]["source"]["data"] == b64
+    assert (create["e"], count["e"]) == (1, 1)
+    assert sent[0].headers["anthropic-beta"] == sent[1].headers["anthropic-beta"] == "b1"
