@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import anyio
 import httpx
@@ -97,15 +97,18 @@ class AnthropicProvider(ShellBase):
             await client.aclose()
 
     async def complete(
-        self, system_prompt: str, messages: Sequence[Message], *, options: Any = None
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
     ) -> AssistantTurn:
         """The whole reply as an ``AssistantTurn``: ``collect(create_message(...))``.
 
         Raises like ``create_message``; to keep the partial turn of a stream that fails, use
         ``collect(p.create_message(...), accumulator)``.
         """
-        passed: dict[str, Any] = {} if options is None else {"options": options}
-        return await collect(self.create_message(system_prompt, messages, **passed))
+        return await collect(self.create_message(system_prompt, messages, options=options))
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
