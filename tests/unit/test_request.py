@@ -463,3 +463,32 @@ async def test_the_contracts_example_runs_as_written() -> None:
     assert create["messages"][1]["content"][1]["source"]["data"] == b64
     assert (create["e"], count["e"]) == (1, 1)
     assert sent[0].headers["anthropic-beta"] == sent[1].headers["anthropic-beta"] == "b1"
+
+
+@pytest.mark.anyio
+async def test_complete_sends_the_options_too() -> None:
+    sent: list[httpx.Request] = []
+    stream = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
+        b'"type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,'
+        b'"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+        b'"usage":{"output_tokens":1}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=stream)
+
+    config = ProviderConfig(
+        model_id="claude-opus-4-8", model_info=MODELS["claude-opus-4-8"], api_key="sk-ant-t"
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    options = RequestOptions(temperature=0.5, betas=["b1"])
+    async with AnthropicProvider(config, http_client=client, max_retries=0) as p:
+        turn = await p.complete([TextBlock("sys")], HI, options=options)
+    await client.aclose()
+    assert turn.stop_reason == "end_turn"
+    [request] = sent
+    assert json.loads(request.content)["temperature"] == 0.5
+    assert request.headers["anthropic-beta"] == "b1"
