@@ -418,7 +418,9 @@ class StreamMachine:
         if self._cut and self._stop_reason not in CUT_REASONS:
             raise self._cut[0]
         # Blocks still open here were cut short: they give no chunk (their StopChunk, if the
-        # message had one, has been handed on), and that is no error.
+        # message had one, has been handed on), and that is no error. They are closed now, so
+        # that a delta after message_stop is refused on the fast path too.
+        self._open.clear()
         self._state = _DONE
         return None
 

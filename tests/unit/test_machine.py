@@ -1002,3 +1002,24 @@ def test_an_open_block_at_message_stop_is_no_error() -> None:
     chunks, error = collect(body)
     assert error is None
     assert chunks[-1] == StopChunk("max_tokens", None)
+
+
+def test_a_text_delta_after_message_stop_for_a_block_left_open_is_refused() -> None:
+    # The decoder's text fast path once yielded it, because the cut block was still "open".
+    head = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"x",'
+        b'"usage":{"input_tokens":1,"output_tokens":1}}}\n\n'
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"text","text":""}}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    late = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":" image"}}\n\n'
+    )
+    for pieces in ([head + late], [head, late]):
+        decoder = ChunkDecoder()
+        chunks = [c for piece in pieces for c in decoder.feed(piece)]
+        assert not any(isinstance(c, TextChunk) for c in chunks)
+        assert decoder.error is not None
+        assert "content_block_delta after message_stop" in str(decoder.error)
