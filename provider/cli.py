@@ -166,7 +166,7 @@ async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         out.write(f"listening on {url}\n")
         out.flush()
 
-    await serve_forever(args.path, args.host, args.port, args.delay, announce)
+    await serve_forever(args.path, args.host, args.port, args.delay, announce, default=args.default)
 
 
 async def _models(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -213,6 +213,25 @@ async def _replay_cmd(args: argparse.Namespace, out: TextIO, err: TextIO) -> Non
     await _replay(args, Path(args.file), out, err)
 
 
+_SERVE_EPILOG = """\
+choosing the reply:
+  In a directory, each body file (NAME.sse, NAME.json ...) is a fixture. A sequence is
+  served one step per request, in order: sequences/NAME.json lists fixture names, and any
+  other subdirectory NAME/ is one too, its recordings (001.sse, 002.sse ...) in name order,
+  as a pytest cassette is. The request header
+    x-provider-fixture: NAME        picks the fixture or the next step of the sequence NAME
+    x-provider-fixture: NAME/STEP   picks one step of a sequence (e.g. agent/agent_2)
+  and a request without it gets --default. A step whose sidecar holds the recorded request
+  is served only to that request (the same JSON body): any other, or a request past the
+  end of the sequence, gets a 400 that says how it differs.
+
+example:
+  provider serve fixtures --port 8001 &
+  curl -N localhost:8001/v1/messages -H 'x-provider-fixture: image_question' \\
+       -d '{"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": []}'
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provider", description="Stream Claude's replies over raw HTTP."
@@ -244,11 +263,28 @@ def _parser() -> argparse.ArgumentParser:
     model_options(record)
     record.set_defaults(run=_record)
 
-    serve = sub.add_parser("serve", help="serve fixtures as a local Messages endpoint")
-    serve.add_argument("path", help="a fixture file, or a directory of fixtures")
+    serve = sub.add_parser(
+        "serve",
+        help="serve fixtures as a local Messages endpoint",
+        description=(
+            "Answer POST .../v1/messages (under any path prefix) with recorded fixtures, "
+            "streamed one SSE event per chunk."
+        ),
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "path", help="a fixture file (served for every request), or a directory of fixtures"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     serve.add_argument("--delay", type=float, default=0.0, help="seconds between events")
+    serve.add_argument(
+        "--default",
+        default="haiku",
+        metavar="NAME",
+        help="fixture or sequence for requests without the header (default: haiku)",
+    )
     serve.set_defaults(run=_serve)
 
     models = sub.add_parser("models", help="the built-in model table with prices")
