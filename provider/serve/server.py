@@ -25,7 +25,10 @@ __all__ = ["RecordedRequest", "ReplayServer", "Responder", "serve_forever"]
 
 
 class Responder(Protocol):
-    """Answers valid Messages requests: a :class:`~provider.serve.Catalog`, or a recorder."""
+    """Answers valid Messages requests: a :class:`~provider.serve.Catalog`, or a recorder.
+
+    A responder with an ``async def aclose()`` is closed when the server stops.
+    """
 
     async def respond(self, incoming: Incoming) -> Reply:
         """The reply to ``incoming``; an exception becomes a 500 naming it."""
@@ -159,6 +162,10 @@ class ReplayServer:
             # The caller's exception is not handed to the task group: it would come back
             # wrapped in an ExceptionGroup. It propagates unchanged once the server is down.
             await stack.aclose()
+        aclose = getattr(self.responder, "aclose", None)  # a recorder's upstream client
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
 
     @staticmethod
     async def _close_listener(listener: anyio.abc.Listener[Any]) -> None:
