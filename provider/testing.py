@@ -10,8 +10,9 @@ For the test's duration the fixture serves a loopback Messages endpoint in a thr
 points ``ANTHROPIC_BASE_URL`` at it, so every client the application builds (this package's
 providers, sync or async, the official SDK, plain httpx) talks to it, in sync, asyncio and trio
 tests alike. It replays the test's cassette: the folder
-``cassettes/<test module>/<test name>/`` beside the test file, one recording per request in order
-(``001.sse`` + ``001.meta.json``, ``002.sse`` …, the fixture format of :mod:`provider.fixtures`).
+``cassettes/<test module>/<test name>/`` beside the test file (with the parameter ids, less the
+anyio backend's), one recording per request in order (``001.sse`` + ``001.meta.json``,
+``002.sse`` …, the fixture format of :mod:`provider.fixtures`).
 
 - Each request is compared with the one recorded (method, path, JSON body; not headers). A
   difference fails the test with a diff and the command that re-records it; so does a request
@@ -123,7 +124,21 @@ def _cassette_path(item: pytest.Item) -> Path:
     marker = item.get_closest_marker(_MARKER)
     if marker is not None and marker.args:
         return base / str(marker.args[0])  # an absolute path stays as it is
-    return base / (re.sub(r"[^\w.-]+", "-", item.name).strip("-") or "test")
+    return base / _test_name(item)
+
+
+def _test_name(item: pytest.Item) -> str:
+    """The test's name and parameter ids, less the anyio backend's: asyncio and trio runs of a
+    test send the same requests, so they share a cassette."""
+    name = getattr(item, "originalname", None) or item.name
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        ids = callspec.id.split("-")
+        backend = callspec.params.get("anyio_backend")
+        if isinstance(backend, str) and backend in ids:
+            ids.remove(backend)
+        name = "-".join([name, *ids])
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "test"
 
 
 def _record_hint(item: pytest.Item) -> str:
