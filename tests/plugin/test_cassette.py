@@ -14,8 +14,6 @@ import trio  # noqa: F401
 
 from .support import API_KEY, HAIKU_TEXT, TOKEN, assert_no_secret, upstream
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 CONFTEST = """
 import pytest
 
