@@ -14,9 +14,9 @@ tests alike. It replays the test's cassette: the folder
 anyio backend's), one recording per request in order (``001.sse`` + ``001.meta.json``,
 ``002.sse`` …, the fixture format of :mod:`provider.fixtures`).
 
-- Each request is compared with the one recorded (method, path, JSON body; not headers). A
-  difference fails the test with a diff and the command that re-records it; so does a request
-  past the cassette's end, one recording left unused, or a missing cassette.
+- Each request is compared with the one recorded (its JSON body: model, system, messages, tools,
+  options; not headers). A difference fails the test with a diff and the command that re-records
+  it; so does a request past the cassette's end, one recording left unused, or a missing cassette.
 - ``pytest --provider-record`` (or ``PROVIDER_RECORD=1``) records instead: requests go to the real
   API (or to ``ANTHROPIC_BASE_URL`` as it was) and each exchange is written with every credential
   masked, replacing the cassette's recordings.

@@ -4,7 +4,7 @@ The request goes to ``upstream`` (the real API, or the gateway the application u
 streams back to the client as it arrives, while :class:`~provider.replay.RecordingTransport` writes
 it to the cassette folder: ``001.sse`` (or ``.json`` for a JSON reply …) with its sidecar, then
 ``002.sse`` …, the fixture format of :mod:`provider.fixtures`. Each sidecar also gets the request
-it answered (path and JSON body, never headers), so a replay can check it is asked the same. Every
+it answered (its JSON body, never headers), so a replay can check it is asked the same. Every
 credential the request carried is masked in both files, by the recorder's own masking.
 """
 
@@ -19,7 +19,6 @@ from ..errors import redact
 from ..fixtures import (
     BODY_SUFFIXES,
     META_SUFFIX,
-    RecordedBody,
     encode_meta,
     fixture_paths,
     load_meta,
@@ -157,7 +156,7 @@ def _finish(target: Path, incoming: Incoming, request: httpx.Request) -> Path:
     """Name the body by its content type and add the request to the sidecar, masked."""
     side = meta_path(target)
     meta = load_meta(side)
-    meta.request = RecordedBody(method=incoming.method, path=incoming.path, body=incoming.json)
+    meta.request = incoming.json  # a JSON object: the routing checked it
     side.write_bytes(encode_meta(meta))
     _mask_file(side, _request_secrets(request))
     suffix = _suffix_for(meta.headers.get("content-type", ""))

@@ -140,11 +140,10 @@ def test_record_writes_readable_cassettes_without_secrets_then_replays_offline(
     ]
     meta = json.loads((root / "haiku" / "001.meta.json").read_text())
     assert meta.get("status", 200) == 200 and meta["headers"]["request-id"] == "req_up"
-    assert meta["request"]["path"] == "/v1/messages"
-    assert meta["request"]["body"]["messages"] == [
+    assert meta["request"]["messages"] == [
         {"role": "user", "content": "Write a haiku about streaming."}
     ]
-    assert "headers" not in meta["request"]
+    assert meta["request"]["model"] == "claude-sonnet-4-5" and meta["request"]["stream"] is True
     assert (
         HAIKU_TEXT.split("\n")[0].split(" ")[0].encode()
         in (root / "haiku" / "001.sse").read_bytes()
