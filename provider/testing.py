@@ -65,6 +65,8 @@ class Cassette:
         self.url = server.url
         self._server = server
         self._sequence = sequence
+        #: Set once its problems have failed the test.
+        self.reported = False
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -192,6 +194,10 @@ def provider_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
             yield cassette
         finally:
             del item.stash[_CASSETTE]
+    # Requests made after the test's call (by other fixtures' teardown), or a pytest too old
+    # for the call wrapper below: reported here, as an error of the teardown.
+    if not cassette.reported:
+        _fail_on_problems(cassette)
 
 
 def _bypass_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,23 +209,29 @@ def _bypass_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, f"127.0.0.1,{current}" if current else "127.0.0.1")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    """Fail a test whose requests did not match its cassette, with the reason rather than the
-    error the application raised on the refusing reply."""
-    try:
-        result = yield
-    except BaseException:
-        _fail_on_problems(item)
-        raise
-    _fail_on_problems(item)
-    return result
-
-
-def _fail_on_problems(item: pytest.Item) -> None:
-    cassette = item.stash.get(_CASSETTE, None)
-    if cassette is None:
-        return
+def _fail_on_problems(cassette: Cassette) -> None:
     problems = cassette.problems()
     if problems:
+        cassette.reported = True
         pytest.fail(f"provider_cassette {cassette.path}:\n" + "\n".join(problems), pytrace=False)
+
+
+def _check_after_call(item: pytest.Item) -> None:
+    cassette = item.stash.get(_CASSETTE, None)
+    if cassette is not None:
+        _fail_on_problems(cassette)
+
+
+if pytest.version_tuple >= (8,):  # new-style hook wrappers (pluggy 1.2)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+        """Fail a test whose requests did not match its cassette, with the reason rather than
+        the error the application raised on the refusing reply."""
+        try:
+            result = yield
+        except BaseException:
+            _check_after_call(item)
+            raise
+        _check_after_call(item)
+        return result

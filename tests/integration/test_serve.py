@@ -714,7 +714,8 @@ async def test_the_project_corpus_is_served_as_recorded() -> None:
         pytest.skip(f"{PROJECT_FIXTURES} is absent")
     fixtures = [load_fixture(p) for p in fixture_paths(PROJECT_FIXTURES)]
     async with ReplayServer(PROJECT_FIXTURES) as server, httpx.AsyncClient() as client:
-        assert server.fixture_names == sorted(f.name for f in fixtures)
+        sequences = [p.stem for p in (PROJECT_FIXTURES / "sequences").glob("*.json")]
+        assert server.fixture_names == sorted([*(f.name for f in fixtures), *sequences])
         for fixture in fixtures:
             with anyio.fail_after(TIMEOUT):
                 response = await client.post(

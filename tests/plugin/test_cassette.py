@@ -12,7 +12,7 @@ import anthropic  # noqa: F401  imported once here, not again by every inner ses
 import pytest
 import trio  # noqa: F401
 
-from .support import API_KEY, HAIKU_TEXT, TOKEN, assert_no_secret, upstream
+from .support import API_KEY, HAIKU, HAIKU_TEXT, TOKEN, assert_no_secret, upstream
 
 CONFTEST = """
 import pytest
@@ -223,3 +223,26 @@ def test_record_by_environment_variable_and_the_plugin_is_inert_unless_used(
         env.setenv("PROVIDER_RECORD", "1")
         run(project, "-k", "test_sync_sdk").assert_outcomes(passed=1)
     assert (cassettes(project) / "test_sync_sdk_and_httpx" / "002.sse").exists()
+
+
+def test_a_request_made_after_the_test_fails_its_teardown(project: pytest.Pytester) -> None:
+    # A hand-made cassette: one recording, with no request to compare.
+    folder = project.path / "cassettes" / "test_late" / "test_late"
+    folder.mkdir(parents=True)
+    (folder / "001.sse").write_bytes(HAIKU)
+    project.makepyfile(
+        test_late="""
+import pytest, app
+
+@pytest.fixture
+def client_closing_late(provider_cassette):
+    yield
+    assert app.raw_httpx_status() == 400  # one request more, after the test's own
+
+def test_late(client_closing_late):
+    assert app.raw_httpx_status() == 200
+"""
+    )
+    result = run(project, "test_late.py")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*request 2 is beyond the end of *test_late: it holds 1*"])
