@@ -280,11 +280,18 @@ PUBLIC_HEADERS = frozenset(
         "user-agent",
     }
 )
+# The official SDK's own platform and retry headers (x-stainless-lang, -os, -retry-count,
+# -stream-helper: "messages" …): protocol too. Masked, they would mangle recorded bodies.
+PUBLIC_PREFIXES = ("x-stainless-",)
 
 
 def secrets_of(headers: Mapping[str, str], *more: str) -> tuple[str, ...]:
     """The values to mask wherever text leaves the provider or the recorder: every request header
     value but the :data:`PUBLIC_HEADERS` (with the bare token of ``Bearer X``), and ``more``
     (a proxy's credentials). The provider and the recorder apply this one rule."""
-    values = [value for name, value in headers.items() if name.lower() not in PUBLIC_HEADERS]
+    values = [
+        value
+        for name, value in headers.items()
+        if name.lower() not in PUBLIC_HEADERS and not name.lower().startswith(PUBLIC_PREFIXES)
+    ]
     return secret_values([*values, *more])

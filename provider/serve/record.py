@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 import httpx
+import msgspec
 
-from ..errors import redact
+from ..endpoint import secrets_of
+from ..errors import mask, redact
 from ..fixtures import (
     BODY_SUFFIXES,
     META_SUFFIX,
@@ -24,7 +26,7 @@ from ..fixtures import (
     load_meta,
     meta_path,
 )
-from ..replay import RecordingTransport, _mask_file, _request_secrets
+from ..replay import RecordingTransport
 from .replies import Reply, error_reply
 from .routing import Incoming
 
@@ -156,9 +158,10 @@ def _finish(target: Path, incoming: Incoming, request: httpx.Request) -> Path:
     """Name the body by its content type and add the request to the sidecar, masked."""
     side = meta_path(target)
     meta = load_meta(side)
-    meta.request = incoming.json  # a JSON object: the routing checked it
+    # The request body, masked by the recorder's rule (the secrets as JSON spells them too).
+    text = mask(msgspec.json.encode(incoming.json).decode(), secrets_of(request.headers))
+    meta.request = msgspec.json.decode(text)
     side.write_bytes(encode_meta(meta))
-    _mask_file(side, _request_secrets(request))
     suffix = _suffix_for(meta.headers.get("content-type", ""))
     if suffix == target.suffix:
         return target
