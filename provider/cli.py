@@ -267,8 +267,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="serve fixtures as a local Messages endpoint",
         description=(
-            "Answer POST .../v1/messages (under any path prefix) with recorded fixtures, "
-            "streamed one SSE event per chunk."
+            "Answer POST .../v1/messages and .../v1/messages/count_tokens (under any path "
+            "prefix) with recorded fixtures, streamed one SSE event per chunk."
         ),
         epilog=_SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -8,7 +8,8 @@ sent as soon as it is due, so a client sees the first event while the rest is st
 The modules follow a request through the server:
 
 - :mod:`.connection`: h11 over an anyio socket (asyncio or trio); reads requests, sends replies.
-- :mod:`.routing`: is it a Messages request (path, method, JSON body)? Pure.
+- :mod:`.routing`: is it a Messages request (``…/v1/messages`` or ``…/count_tokens``, POST, a
+  JSON body)? Pure.
 - :mod:`.choice`: which recording answers it: a fixture or the next step of a sequence, picked
   by the ``x-provider-fixture`` header, checked against the recorded request. Pure once loaded.
 - :mod:`.pacing`: the pieces a body is cut into (pure) and the waits between them.

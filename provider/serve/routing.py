@@ -14,11 +14,12 @@ import msgspec
 
 from .replies import Reply, error_reply
 
-__all__ = ["REDACTED", "Incoming", "parse_request", "redact_headers"]
+__all__ = ["ENDPOINTS", "REDACTED", "Incoming", "parse_request", "redact_headers"]
 
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
-_ENDPOINT = "/v1/messages"
+#: The Messages API's endpoints, answered under any path prefix.
+ENDPOINTS = ("/v1/messages", "/v1/messages/count_tokens")
 
 
 class Incoming:
@@ -82,14 +83,15 @@ def parse_request(
 
 
 def route_error(method: str, path: str, request_id: str) -> Reply | None:
-    """404 unless the path is ``/v1/messages`` under some prefix; 405 unless the method is POST.
+    """404 unless the path is ``/v1/messages`` or ``/v1/messages/count_tokens`` under some
+    prefix; 405 unless the method is POST.
 
     A prefix is allowed because gateways add one; ``//`` and ``…/v1/v1/messages`` are refused so
     the client bugs that produce them (a doubled slash or ``/v1``) show up here as they would
     against the real API.
     """
-    prefix = path[: -len(_ENDPOINT)]
-    if not path.endswith(_ENDPOINT) or "//" in path or prefix.endswith("/v1"):
+    endpoint = next((e for e in ENDPOINTS[::-1] if path.endswith(e)), None)
+    if endpoint is None or "//" in path or path[: -len(endpoint)].endswith("/v1"):
         return error_reply(404, f"Not found: {path}", request_id)
     if method != "POST":
         return error_reply(

@@ -396,7 +396,10 @@ async def test_malformed_http_gets_a_400_and_a_close(corpus: Path, garbage: byte
 ERROR_CASES: list[tuple[str, str, dict[str, str], bytes, int, str, str]] = [
     # method, path, headers, body, status, error type, text in the message
     ("POST", "/v1/complete", {}, b"{}", 404, "not_found_error", "/v1/complete"),
-    ("POST", "/v1/messages/count_tokens", {}, b"{}", 404, "not_found_error", "count_tokens"),
+    ("POST", "/v1/messages/tokens", {}, b"{}", 404, "not_found_error", "/v1/messages/tokens"),
+    ("POST", "/v1/v1/messages/count_tokens", {}, b"{}", 404, "not_found_error", "v1/v1"),
+    ("GET", "/v1/messages/count_tokens", {}, b"", 405, "invalid_request_error", "use POST"),
+    ("POST", "/v1/messages/count_tokens", {}, b"{}", 400, "invalid_request_error", "messages"),
     ("POST", "/v1/v1/messages", {}, b"{}", 404, "not_found_error", "/v1/v1/messages"),
     ("POST", "//v1/messages", {}, b"{}", 404, "not_found_error", "//v1/messages"),
     ("GET", "/v1/messages", {}, b"", 405, "invalid_request_error", "use POST"),

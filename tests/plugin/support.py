@@ -21,7 +21,8 @@ TOKEN = "corp-gateway-token-9f8e7d6c5b4a"
 
 
 class QuotingUpstream:
-    """Answers every request with the haiku stream, plus a ping quoting the credentials."""
+    """Answers a streamed request with the haiku stream plus a ping quoting the credentials, and
+    the others with a JSON message or token count quoting them."""
 
     async def respond(self, incoming: Incoming) -> Reply:
         quoted = [
@@ -32,7 +33,9 @@ class QuotingUpstream:
         ping = json.dumps({"type": "ping", "quoted": quoted}).encode()
         body = b"event: ping\ndata: " + ping + b"\n\n" + HAIKU
         if not incoming.json.get("stream", False):
-            body = json.dumps(_message(quoted)).encode()
+            counted = incoming.path.endswith("/count_tokens")
+            answer = {"input_tokens": 15, "quoted": quoted} if counted else _message(quoted)
+            body = json.dumps(answer).encode()
             return Reply(
                 status=200,
                 headers=[("content-type", "application/json"), ("request-id", "req_up")],

@@ -46,6 +46,12 @@ def sdk_haiku() -> str:
         )
     return reply.content[0].text
 
+def sdk_count() -> int:
+    with anthropic.Anthropic() as client:
+        return client.messages.count_tokens(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": PROMPTS[0]}]
+        ).input_tokens
+
 async def async_sdk_haiku() -> str:
     async with anthropic.AsyncAnthropic() as client:
         async with client.messages.stream(
@@ -85,6 +91,7 @@ async def test_async_sdk(provider_cassette):
 def test_sync_sdk_and_httpx(provider_cassette):
     assert app.sdk_haiku() == HAIKU
     assert app.raw_httpx_status() == 200
+    assert app.sdk_count() == 15
 """
 
 
@@ -111,7 +118,7 @@ def record(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str
         result = run(project, "--provider-record", *args)
         result.assert_outcomes(passed=5)
         forwarded = server.requests
-    assert len(forwarded) == 6  # 2 + 2 (asyncio, trio) + the sync SDK's + httpx's
+    assert len(forwarded) == 7  # 2 + 2 (asyncio, trio) + the sync SDK's two + httpx's
     for sent in forwarded:  # the key went upstream (the SDK sends it as a bearer token)
         assert "<redacted>" in (sent.headers.get("x-api-key"), sent.headers.get("authorization"))
 
@@ -131,12 +138,15 @@ def test_record_writes_readable_cassettes_without_secrets_then_replays_offline(
         "test_sync_sdk_and_httpx",
     ]
     assert sorted(p.name for p in (root / "haiku").iterdir()) == ["001.meta.json", "001.sse"]
-    # The non-streamed SDK reply is a JSON body; the raw httpx call is the second request.
+    # The non-streamed SDK reply is a JSON body, the raw httpx call the second request, and
+    # the token count (POST /v1/messages/count_tokens) the third.
     assert sorted(p.name for p in (root / "test_sync_sdk_and_httpx").iterdir()) == [
         "001.json",
         "001.meta.json",
         "002.meta.json",
         "002.sse",
+        "003.json",
+        "003.meta.json",
     ]
     meta = json.loads((root / "haiku" / "001.meta.json").read_text())
     assert meta.get("status", 200) == 200 and meta["headers"]["request-id"] == "req_up"
