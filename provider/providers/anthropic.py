@@ -21,6 +21,7 @@ from ..endpoint import REPLAYED
 from ..errors import ProviderError
 from ..request import RequestOptions
 from ..stream import DEFAULT_MAX_EVENT_SIZE
+from ..transport import make_async_client
 from ..turn import AssistantTurn, collect
 from ..types import Message, MessageStreamChunk, ProviderConfig
 from .shell import (
@@ -112,10 +113,9 @@ class AnthropicProvider(ShellBase):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            # httpx on the fast transport where it can run (provider/transport.py); either way
             # trust_env (httpx's default) honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout, proxy=self._proxy, limits=DEFAULT_LIMITS
-            )
+            self._client = make_async_client(self.timeout, self._proxy, DEFAULT_LIMITS)
         return self._client
 
     def create_message(
