@@ -83,13 +83,18 @@ def httpx2_mock(parts: Callable[[], Iterable[bytes]] | Iterable[bytes]) -> httpx
 
 
 def make_provider(
-    *, transport: httpx.AsyncBaseTransport | None = None, base_url: str | None = None
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    base_url: str | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> tuple[AnthropicProvider, httpx.AsyncClient]:
-    """A provider on its own client (close the client when done). No retries, as for the SDK."""
+    """A provider on its own client (close the client when done), or on ``client``. No
+    retries, as for the SDK."""
     # The SDK's default pool allows 1000 connections; give httpx the same so the concurrency
     # bench measures the clients, not httpx's default cap of 100.
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-    client = httpx.AsyncClient(transport=transport, limits=limits, timeout=600.0)
+    if client is None:
+        client = httpx.AsyncClient(transport=transport, limits=limits, timeout=600.0)
     config = ProviderConfig(
         model_id=MODEL_ID,
         model_info=ModelInfo(max_tokens=MAX_TOKENS, input_price=3.0, output_price=15.0),

@@ -5,11 +5,15 @@ Modes:
              open until the client closes it (streams held open at once).
   ``paced``  DELTAS text deltas written BURST events at a time, INTERVAL seconds apart, as a
              model produces them (many concurrent streams).
+  ``whole``  every event in its own HTTP chunk, as the API sends them, but the whole body
+             written at once: the server costs next to nothing, the client reads flat out
+             (the client's CPU per event over real sockets).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -36,11 +40,17 @@ async def _serve(mode: str, deltas: int, burst: int, interval: float) -> None:
     events = [event for event, _ in delta_events(rng, max(deltas, 1))]
     tail = footer(rng, deltas + 1)
     groups = [b"".join(events[i : i + burst]) for i in range(0, deltas, burst)]
+    # One HTTP chunk per event (the JSON escapes newlines, so a blank line ends an event).
+    every = [e + b"\n\n" for part in (head, *events, tail) for e in part.split(b"\n\n") if e]
+    framed = b"".join(b"%x\r\n%b\r\n" % (len(e), e) for e in every)
 
     async def handler(response: Response) -> None:
         if mode == "hold":
             await response.send(head + events[0])
             await response.wait_closed_by_peer()
+            return
+        if mode == "whole":
+            await response.send_framed(framed)
             return
         await response.send(head)
         for group in groups:
@@ -60,9 +70,9 @@ def serve_worker(mode: str, deltas: int, burst: float = 10, interval: float = 0.
 
 @contextmanager
 def server_process(
-    mode: str, deltas: int = 1, burst: int = 10, interval: float = 0.0
+    mode: str, deltas: int = 1, burst: int = 10, interval: float = 0.0, cpu: int | None = None
 ) -> Iterator[str]:
-    """Run a loopback server in a child process; yields its URL."""
+    """Run a loopback server in a child process (pinned to ``cpu`` if given); yields its URL."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -80,6 +90,8 @@ def server_process(
         text=True,
     )
     try:
+        if cpu is not None:
+            os.sched_setaffinity(proc.pid, {cpu})
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         if not url.startswith("http://"):

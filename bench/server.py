@@ -35,6 +35,11 @@ class Response:
         self._writer.write(b"%x\r\n%b\r\n" % (len(data), data))
         await self._writer.drain()
 
+    async def send_framed(self, data: bytes) -> None:
+        """Write bytes already framed as HTTP chunks (many at once) and wait for the socket."""
+        self._writer.write(data)
+        await self._writer.drain()
+
     async def wait_closed_by_peer(self) -> None:
         """Wait until the client closes the connection (it stopped reading the stream)."""
         while await self._reader.read(65536):
