@@ -281,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers", nargs="+", choices=list(PEERS), default=list(DEFAULT_PEERS))
     parser.add_argument("--no-write", action="store_true", help="print, do not update files")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add these runs to the stored ones of the same stream count (a long series in "
+        "several bounded invocations) instead of replacing them",
+    )
     args = parser.parse_args(args_in)
     peers = [p for p in args.peers if available(p) is None]
     for p in set(args.peers) - set(peers):
@@ -291,9 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(JSON_PATH.read_text())
     data["machine"] = machine()
     for count, samples in fresh["by_streams"].items():
+        runs = args.runs
+        if args.append and count in data["by_streams"]:
+            for peer, rows in data["by_streams"][count].items():
+                samples[peer] = rows + samples.get(peer, [])
+            runs += data["meta"][count]["runs"]
         data["by_streams"][count] = samples
         data["meta"][count] = {
-            "runs": args.runs,
+            "runs": runs,
             "commit": data["machine"].get("commit", "?"),
             "load_start": fresh["load_start"],
             "load_end": fresh["load_end"],

@@ -26,7 +26,8 @@ from .server import (
 )
 from .test_faults import FIRST_DELTA, MESSAGES, PIECES, provider_for
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 LIMIT = 10.0  # seconds: "promptly" is anything well inside this; a leak hangs until it
 

@@ -55,7 +55,8 @@ from .server import (
     sse,
 )
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 KEY = "sk-ant-api03-FAULTKEY-never-shown"
 LIMIT = 20.0  # seconds: a hang fails its test instead of the suite

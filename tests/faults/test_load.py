@@ -24,7 +24,8 @@ from provider import (
 from .server import CLIENT_CLOSED, FaultServer, LoadScript, no_leaks
 from .test_faults import provider_for
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 COUNT = 100  # the provider's own client allows 100 connections: exactly enough
 LIMIT = 30.0

@@ -36,7 +36,8 @@ from tests.gateway_support import (
     require_binary,
 )
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HAIKU = FIXTURES / "haiku.sse"

@@ -38,7 +38,8 @@ from provider.replay import RecordingTransport
 from provider.serve import ReplayServer
 from tests.gateway_support import Reply, ScriptedUpstream, SeenRequest, closed_port
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HAIKU = FIXTURES / "haiku.sse"
@@ -314,10 +315,13 @@ def all_log_text(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def logged_stream(
-    caplog: pytest.LogCaptureFixture, cfg: ProviderConfig, echo_secret: bool
+    caplog: pytest.LogCaptureFixture, cfg: ProviderConfig, echo_secret: bool, transport: str
 ) -> str:
     caplog.set_level(logging.DEBUG)
-    for name in ("provider", "httpx", "httpcore"):
+    # The loggers of the HTTP stack in use: httpcore's under httpx's transport; aiohttp's
+    # (silent for a client request) under the fast one.
+    speaking = {"provider", "httpx", "httpcore"} if transport == "httpx" else {"provider", "httpx"}
+    for name in (*speaking, "aiohttp"):
         caplog.set_level(logging.DEBUG, logger=name)
     async with ScriptedUpstream(flaky_then_stream(echo_secret)) as upstream:
         cfg = msgspec.structs.replace(cfg, base_url=upstream.url)
@@ -325,25 +329,27 @@ async def logged_stream(
             chunks = await collect(p)
     assert len(upstream.seen) == 3  # two refusals, then the stream
     names = {record.name.split(".")[0] for record in caplog.records}
-    assert {"provider", "httpx", "httpcore"} <= names  # every logger did speak at DEBUG
+    assert speaking <= names  # every logger did speak at DEBUG
     assert any("retrying" in record.getMessage() for record in caplog.records)
     return "".join(c.text for c in chunks if isinstance(c, TextChunk))
 
 
 @pytest.mark.parametrize("echo_secret", [False, True], ids=["plain", "server-echoes-key"])
 async def test_no_log_record_at_debug_holds_a_secret_during_a_stream_with_retries(
-    caplog: pytest.LogCaptureFixture, echo_secret: bool
+    caplog: pytest.LogCaptureFixture, echo_secret: bool, http_transport: str
 ) -> None:
     # Only the key here: its shape is what the masking recognises (the gateway secrets below).
-    text = await logged_stream(caplog, config(headers=None), echo_secret)
+    text = await logged_stream(caplog, config(headers=None), echo_secret, http_transport)
     assert text.startswith("Bytes drift")
     assert_no_secret(*all_log_text(caplog))
 
 
 async def test_no_log_record_holds_a_gateway_token_the_server_echoed(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, http_transport: str
 ) -> None:
-    await logged_stream(caplog, config(api_key=None, auth_token=TOKEN), echo_secret=True)
+    await logged_stream(
+        caplog, config(api_key=None, auth_token=TOKEN), echo_secret=True, transport=http_transport
+    )
     assert_no_secret(*all_log_text(caplog))
 
 

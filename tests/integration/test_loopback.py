@@ -19,7 +19,8 @@ from provider import (
 )
 from provider.serve import ReplayServer
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 HAIKU = Path(__file__).resolve().parents[2] / "fixtures" / "haiku.sse"
 # message_start, content_block_start, ping, then the first text delta: the server holds there.

@@ -27,7 +27,8 @@ from tests.gateway_support import (
     self_signed_certificate,
 )
 
-pytestmark = pytest.mark.anyio
+# Each test runs on every transport the provider can choose for its own client.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
 
 HAIKU = Path(__file__).resolve().parents[2] / "fixtures" / "haiku.sse"
 HAIKU_TEXT = "Bytes drift down the wire,\nwords arrive before the thought—\nstreams of tokens flow."
