@@ -34,6 +34,7 @@ from tests.gateway_support import (
     free_port,
     nginx_gateway,
     require_binary,
+    self_signed_certificate,
 )
 
 # Each test runs on every transport the provider can choose for its own client.
@@ -94,6 +95,30 @@ async def test_streaming_through_nginx_gives_the_same_chunks_as_direct(
     assert [r.path for r in server.requests] == ["/v1/messages", "/v1/messages"]
     (line,) = access_lines(gateway.access_log)
     assert '"POST /anthropic/v1/messages HTTP/1.1" 200' in line
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+async def test_an_https_gateway_is_verified_against_the_trusted_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    # Direct https (no proxy): the certificate is checked against SSL_CERT_FILE, or against the
+    # default bundle, which does not hold this self-signed one; the key is never sent to it.
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    certificate = self_signed_certificate(tmp_path)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    async with ReplayServer(HAIKU) as server:
+        with nginx_gateway(tmp_path, server.url, tls=certificate) as gateway:
+            assert gateway.url.startswith("https://")
+            async with provider(gateway.url) as p:
+                if trusted:
+                    assert text_of(await collect(p)) == HAIKU_TEXT
+                else:
+                    with pytest.raises(NetworkError, match="ConnectError") as caught:
+                        await collect(p)
+                    assert KEY not in str(caught.value)
+    assert len(server.requests) == (1 if trusted else 0)
 
 
 async def test_first_chunk_arrives_through_nginx_while_the_upstream_holds_the_rest(
