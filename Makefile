@@ -26,8 +26,13 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check provider tests bench
 	$(BIN)/mypy --strict provider
 
+# The suite runs with the fast extra installed (dev includes it): each test of the provider's own
+# client runs on both transports. The second run is the install without the extra: aiohttp cannot
+# be imported, the provider falls back to httpx's transport by itself, and the fast cases skip.
 test: lint test-deps
 	$(BIN)/python -m pytest -q
+	PROVIDER_TEST_WITHOUT_FAST=1 $(BIN)/python -m pytest -q tests/unit/test_transport.py \
+	  tests/integration/test_loopback.py tests/unit/test_public_api.py
 
 # Programs the gateway tests drive: nginx (reverse proxy), tinyproxy (forward proxy) and openssl
 # (a test certificate), from Debian. Installed only when missing, and only as root; without them

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +17,18 @@ import pytest
 from provider.providers import anthropic as anthropic_shell
 from provider.transport import TRANSPORT_VARIABLE, make_async_client
 
-# "httpx": the plain httpx transport, forced. "fast": the choice left to the provider, which
-# under asyncio with aiohttp installed (provider[fast]) is the aiohttp transport.
-TRANSPORTS = ("httpx", "fast")
-FAST_INSTALLED = importlib.util.find_spec("aiohttp") is not None
+if os.environ.get("PROVIDER_TEST_WITHOUT_FAST"):
+    # The install without the extra (``make test`` runs part of the suite this way too).
+    sys.modules["aiohttp"] = None  # type: ignore[assignment]
+
+# "httpx": httpx's own transport, forced. "auto": the provider's own choice, which under asyncio
+# with aiohttp installed (provider[fast], part of the dev install) is the fast transport, and
+# httpx's otherwise.
+TRANSPORTS = ("httpx", "auto")
+try:
+    FAST_INSTALLED = importlib.util.find_spec("aiohttp") is not None
+except ValueError:  # blocked above
+    FAST_INSTALLED = False
 
 # tests/plugin/ runs the provider_cassette plugin in inner pytest sessions.
 pytest_plugins = ["pytester"]
@@ -51,17 +61,17 @@ def http_transport(
     monkeypatch: pytest.MonkeyPatch,
     _plain_transport_by_default: None,
 ) -> Iterator[str]:
-    """The transport the provider's own client uses in this test (see TRANSPORTS)."""
-    name = str(request.param)
-    if name == "fast":
-        if not FAST_INSTALLED:
-            pytest.skip("aiohttp is not installed (pip install provider[fast])")
-        if (
-            "anyio_backend" in request.fixturenames
-            and request.getfixturevalue("anyio_backend") != "asyncio"
-        ):
-            pytest.skip("the fast transport is asyncio-only; under trio the provider uses httpx's")
+    """The transport the provider's own client uses in this test: "httpx" or "fast" (the
+    "auto" case with aiohttp installed)."""
+    expect_fast = False
+    if request.param == "auto":
+        backend = "asyncio"
+        if "anyio_backend" in request.fixturenames:
+            backend = request.getfixturevalue("anyio_backend")
+        if backend != "asyncio":
+            pytest.skip("under trio the provider always uses httpx's transport: the [httpx] case")
         monkeypatch.delenv(TRANSPORT_VARIABLE)
+        expect_fast = FAST_INSTALLED
     made: list[httpx.AsyncClient] = []
 
     def recording(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
@@ -70,7 +80,6 @@ def http_transport(
         return client
 
     monkeypatch.setattr(anthropic_shell, "make_async_client", recording)
-    yield name
-    # Every client the provider made for itself in this test ran on the transport named.
-    fast = [type(client).__name__ == "_FastClient" for client in made]
-    assert all(fast) if name == "fast" else not any(fast), (name, made)
+    yield "fast" if expect_fast else "httpx"
+    # Every client the provider made for itself in this test ran on the transport expected.
+    assert [type(c).__name__ == "_FastClient" for c in made] == [expect_fast] * len(made), made
