@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import statistics
@@ -47,7 +48,7 @@ PEERS = {
 }
 DEFAULT_PEERS = tuple(PEERS)
 DELTAS = 1000
-EVENTS_PER_STREAM = DELTAS + 6  # message_start, block start, ping, deltas, block stop, delta, stop
+EXTRA_EVENTS = 6  # message_start, block start, ping, (the deltas), block stop, delta, stop
 REPEAT_ONE = 30
 CLIENT_CPU = 0
 JSON_PATH = Path(__file__).resolve().parent / "sockets.json"
@@ -82,31 +83,43 @@ async def _httpx_sse_text(client: Any, url: str) -> str:
     return "".join(parts)
 
 
-async def _client(peer: str, url: str) -> tuple[Callable[[], Awaitable[str]], Any]:
-    """One stream's coroutine factory for ``peer``, and the thing to close afterwards."""
+async def _client(
+    peer: str, url: str, clients: int = 1
+) -> tuple[Callable[[], Awaitable[str]], list[Any]]:
+    """One stream's coroutine factory for ``peer``, and the things to close afterwards.
+    ``clients``: provider peers spread the streams over that many providers (each with its own
+    HTTP client), round-robin."""
     import httpx
 
-    from . import clients
+    from . import clients as peers
 
     limits = httpx.Limits(max_connections=LIMIT, max_keepalive_connections=LIMIT)
     timeout = httpx.Timeout(600.0)
     if peer.startswith("provider"):
-        if peer.startswith("provider-fast"):
-            from provider.transport import make_async_client
+        https: list[httpx.AsyncClient] = []
+        for _ in range(clients):
+            if peer.startswith("provider-fast"):
+                from provider.transport import make_async_client
 
-            http = make_async_client(timeout, None, limits)
-            assert type(http).__name__ == "_FastClient", "the fast transport is not in use"
-        elif peer == "provider-httpx-aiohttp":
-            from httpx_aiohttp import HttpxAiohttpClient
+                http = make_async_client(timeout, None, limits)
+                assert type(http).__name__ == "_FastClient", "the fast transport is not in use"
+            elif peer == "provider-httpx-aiohttp":
+                from httpx_aiohttp import HttpxAiohttpClient
 
-            http = HttpxAiohttpClient(limits=limits, timeout=timeout)
-        else:
-            http = httpx.AsyncClient(limits=limits, timeout=timeout)
-        provider, _ = clients.make_provider(base_url=url, client=http)
-        return (lambda: clients.provider_text(provider)), http
+                http = HttpxAiohttpClient(limits=limits, timeout=timeout)
+            else:
+                http = httpx.AsyncClient(limits=limits, timeout=timeout)
+            https.append(http)
+        providers = [peers.make_provider(base_url=url, client=http)[0] for http in https]
+        turn = itertools.count()
+
+        def one() -> Awaitable[str]:
+            return peers.provider_text(providers[next(turn) % len(providers)])
+
+        return one, https
     if peer == "httpx-sse":
         http = httpx.AsyncClient(limits=limits, timeout=timeout)
-        return (lambda: _httpx_sse_text(http, url)), http
+        return (lambda: _httpx_sse_text(http, url)), [http]
     import anthropic
 
     if peer == "sdk-aiohttp":
@@ -117,16 +130,18 @@ async def _client(peer: str, url: str) -> tuple[Callable[[], Awaitable[str]], An
             timeout=600.0,
         )
         sdk = anthropic.AsyncAnthropic(
-            api_key=clients.API_KEY, base_url=url, http_client=sdk_http, max_retries=0
+            api_key=peers.API_KEY, base_url=url, http_client=sdk_http, max_retries=0
         )
     else:
-        sdk = clients.make_sdk(base_url=url)
-    return (lambda: clients.sdk_raw_text(sdk)), sdk
+        sdk = peers.make_sdk(base_url=url)
+    return (lambda: peers.sdk_raw_text(sdk)), [sdk]
 
 
-async def _measure(peer: str, count: int, url: str, repeat: int) -> dict[str, float]:
-    expected = expected_text(DELTAS)
-    one, closeable = await _client(peer, url)
+async def _measure(
+    peer: str, count: int, url: str, repeat: int, deltas: int, clients: int
+) -> dict[str, float]:
+    expected = expected_text(deltas)
+    one, closeables = await _client(peer, url, clients)
     try:
         if await one() != expected:  # warm-up: lazy imports, first connection
             raise RuntimeError(f"{peer}: wrong text")
@@ -137,34 +152,40 @@ async def _measure(peer: str, count: int, url: str, repeat: int) -> dict[str, fl
             texts += await asyncio.gather(*(one() for _ in range(count)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
-        close = getattr(closeable, "aclose", None) or closeable.close
-        await close()
+        for closeable in closeables:
+            await (getattr(closeable, "aclose", None) or closeable.close)()
     wrong = sum(text != expected for text in texts)
     if wrong:
         raise RuntimeError(f"{peer}: {wrong} of {len(texts)} streams carried the wrong text")
-    events = len(texts) * EVENTS_PER_STREAM
+    events = len(texts) * (deltas + EXTRA_EVENTS)
     return {"cpu_s": cpu, "wall_s": wall / repeat, "us_per_event": cpu / events * 1e6}
 
 
-def worker(peer: str, count: int, url: str, repeat: int) -> dict[str, float]:
+def worker(
+    peer: str, count: int, url: str, repeat: int, deltas: int = DELTAS, clients: int = 1
+) -> dict[str, float]:
     os.sched_setaffinity(0, {CLIENT_CPU})
+    measure = _measure(peer, count, url, repeat, deltas, clients)
     if peer.endswith("uvloop"):
         import uvloop
 
-        return uvloop.run(_measure(peer, count, url, repeat))
-    return asyncio.run(_measure(peer, count, url, repeat))
+        return uvloop.run(measure)
+    return asyncio.run(measure)
 
 
 # --- the orchestration ------------------------------------------------------------------------
 
 
-def _run_worker(peer: str, count: int, url: str, repeat: int) -> dict[str, float]:
+def _run_worker(
+    peer: str, count: int, url: str, repeat: int, deltas: int = DELTAS, clients: int = 1
+) -> dict[str, float]:
+    args = [peer, str(count), url, str(repeat), str(deltas), str(clients)]
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.sockets", "--worker", peer, str(count), url, str(repeat)],
+        [sys.executable, "-m", "bench.sockets", "--worker", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=900,
         check=False,
     )
     if proc.returncode != 0:
@@ -221,6 +242,32 @@ def run(streams: list[int], runs: int, peers: list[str]) -> dict[str, Any]:
     return out
 
 
+def spread(
+    streams: int, deltas: int, clients: list[int], runs: int, peers: list[str]
+) -> list[dict[str, Any]]:
+    """The same streams spread over K providers, each with its own HTTP client."""
+    cpus = sorted(os.sched_getaffinity(0))
+    rows: list[dict[str, Any]] = []
+    with server_process("whole", deltas, cpu=cpus[-1] if len(cpus) > 1 else None) as url:
+        samples: dict[tuple[str, int], list[dict[str, float]]] = {
+            (p, k): [] for p in peers for k in clients
+        }
+        for _ in range(runs):
+            for peer in peers:
+                for k in clients:
+                    samples[peer, k].append(_run_worker(peer, streams, url, 1, deltas, k))
+                    print(
+                        f"bench.sockets: {peer} x{streams} over {k}: {samples[peer, k][-1]}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    for (peer, k), found in samples.items():
+        rows.append(
+            {"peer": peer, "clients": k, "streams": streams, "deltas": deltas, "runs": found}
+        )
+    return rows
+
+
 # --- the report -------------------------------------------------------------------------------
 
 
@@ -267,14 +314,35 @@ def render(data: dict[str, Any]) -> str:
                 f"{wall[1]:.3g} ({wall[0]:.3g}-{wall[2]:.3g}) | {ratio} |"
             )
         lines.append("")
+    if data.get("spread"):
+        first = data["spread"][0]
+        lines += [
+            f"## Spreading {first['streams']:,} streams of {first['deltas']:,} deltas over several "
+            "clients",
+            "",
+            "The same streams dealt round-robin over K providers, each with its own HTTP client "
+            f"(`--spread`). Runs: {len(first['runs'])}.",
+            "",
+            "| client | HTTP clients | µs CPU per event | CPU s | wall s |",
+            "|---|---|---|---|---|",
+        ]
+        for row in data["spread"]:
+            us, cpu, wall = (_med(row["runs"], k) for k in ("us_per_event", "cpu_s", "wall_s"))
+            lines.append(
+                f"| {PEERS.get(row['peer'], row['peer'])} | {row['clients']} | "
+                f"{us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
+                f"{cpu[1]:.2f} ({cpu[0]:.2f}-{cpu[2]:.2f}) | "
+                f"{wall[1]:.3g} ({wall[0]:.3g}-{wall[2]:.3g}) |"
+            )
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["--worker"]:
-        peer, count, url, repeat = args_in[1:5]
-        print(json.dumps(worker(peer, int(count), url, int(repeat))), flush=True)
+        peer, count, url, *numbers = args_in[1:]
+        print(json.dumps(worker(peer, int(count), url, *map(int, numbers))), flush=True)
         return 0
     parser = argparse.ArgumentParser(prog="python -m bench.sockets", description=__doc__)
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 200, 1000])
@@ -287,14 +355,26 @@ def main(argv: list[str] | None = None) -> int:
         help="add these runs to the stored ones of the same stream count (a long series in "
         "several bounded invocations) instead of replacing them",
     )
+    parser.add_argument(
+        "--spread",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="instead: the first --streams count, DELTAS deltas each, spread over K clients",
+    )
+    parser.add_argument("--deltas", type=int, default=32, help="deltas per stream for --spread")
     args = parser.parse_args(args_in)
     peers = [p for p in args.peers if available(p) is None]
     for p in set(args.peers) - set(peers):
         print(f"bench.sockets: skipping {p}: {available(p)}", file=sys.stderr)
-    fresh = run(args.streams, args.runs, peers)
     data: dict[str, Any] = {"deltas": DELTAS, "by_streams": {}, "meta": {}, "machine": {}}
     if JSON_PATH.exists() and not args.no_write:
         data = json.loads(JSON_PATH.read_text())
+    if args.spread:
+        data["spread"] = spread(args.streams[0], args.deltas, args.spread, args.runs, peers)
+        fresh: dict[str, Any] = {"by_streams": {}}
+    else:
+        fresh = run(args.streams, args.runs, peers)
     data["machine"] = machine()
     for count, samples in fresh["by_streams"].items():
         runs = args.runs
