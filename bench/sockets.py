@@ -292,14 +292,14 @@ def render(data: dict[str, Any]) -> str:
             f"## {int(count):,} concurrent stream{'s' if count != '1' else ''} of "
             f"{data['deltas']:,} deltas",
             "",
-            f"Runs: {meta.get('runs', '?')}; commit {meta.get('commit', '?')}; "
+            f"Commit {meta.get('commit', '?')}; "
             f"load average at start {meta.get('load_start', '?')}, "
             f"at end {meta.get('load_end', '?')}.",
             "",
-            "| client | µs CPU per event | CPU s | wall s"
+            "| client | runs | µs CPU per event | CPU s | wall s"
             + (" per stream" if count == "1" else "")
             + " | SDK / this (CPU per event) |",
-            "|---|---|---|---|---|",
+            "|---|---|---|---|---|---|",
         ]
         sdk = samples.get("sdk")
         sdk_us = _med(sdk, "us_per_event")[1] if sdk else None
@@ -309,7 +309,8 @@ def render(data: dict[str, Any]) -> str:
             us, cpu, wall = (_med(rows, k) for k in ("us_per_event", "cpu_s", "wall_s"))
             ratio = f"{sdk_us / us[1]:.2f}x" if sdk_us else "-"
             lines.append(
-                f"| {PEERS.get(peer, peer)} | {us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
+                f"| {PEERS.get(peer, peer)} | {len(rows)} | "
+                f"{us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
                 f"{cpu[1]:.2f} ({cpu[0]:.2f}-{cpu[2]:.2f}) | "
                 f"{wall[1]:.3g} ({wall[0]:.3g}-{wall[2]:.3g}) | {ratio} |"
             )
