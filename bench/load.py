@@ -5,10 +5,10 @@ The server is the fault suite's scripted server (``tests/faults/server.py``) run
 well-behaved ``LoadScript`` in the same process: every stream gets its own text and usage, and
 holds after its first text until all requests have arrived, so every stream is open at once.
 One ``AnthropicProvider`` drives them all (``--clients K``: K providers, each with its own
-client), over an ``httpx.AsyncClient`` whose pool allows that many connections: the provider's
-own client allows 100, and more would queue (a stream that waits longer than the pool timeout
-fails). One pool with hundreds of connections costs CPU per response in httpcore's pool
-bookkeeping, which grows with the number of connections; ``--clients`` shows the difference.
+client), over a client made as the provider makes its own (``provider.transport``: the fast
+transport under asyncio when aiohttp is installed; ``--transport httpx`` forces httpx's) whose
+pool allows that many connections. Client and server share one process here, so CPU figures
+hold both; ``python -m bench.sockets`` measures the client alone.
 Prints one JSON line per backend; exits 1 if any stream is wrong or a connection was leaked.
 """
 
@@ -35,6 +35,7 @@ from provider import (
     TextChunk,
     UsageChunk,
 )
+from provider.transport import make_async_client
 
 # Run from the repository root (as ``python -m bench.load`` is): the server lives in tests/.
 from tests.faults.server import CLIENT_CLOSED, FaultServer, LoadScript
@@ -44,6 +45,7 @@ __all__ = ["LoadResult", "main", "run"]
 
 class LoadResult(msgspec.Struct):
     backend: str
+    transport: str
     streams: int
     pieces: int
     clients: int
@@ -75,12 +77,15 @@ def _correct(script: LoadScript, number: int, chunks: list[MessageStreamChunk]) 
     )
 
 
-async def run(streams: int = 500, pieces: int = 32, clients: int = 1) -> LoadResult:
+async def run(
+    streams: int = 500, pieces: int = 32, clients: int = 1, transport: str = "auto"
+) -> LoadResult:
     """Run ``streams`` concurrent streams of ``pieces`` text deltas each, over ``clients``
     providers (each with its own httpx client, streams dealt round-robin); check every one."""
     script = LoadScript(streams, pieces=pieces)
     results: dict[int, list[MessageStreamChunk]] = {}
     fds: int | None = None
+    kind = "httpx"
     all_open = start = 0.0
 
     async def one(p: AnthropicProvider, number: int) -> None:
@@ -108,9 +113,12 @@ async def run(streams: int = 500, pieces: int = 32, clients: int = 1) -> LoadRes
         async with AsyncExitStack() as stack:
             providers = []
             for _ in range(clients):
-                client = await stack.enter_async_context(
-                    httpx.AsyncClient(limits=limits, timeout=60.0)
-                )
+                if transport == "httpx":
+                    made = httpx.AsyncClient(limits=limits, timeout=60.0)
+                else:
+                    made = make_async_client(httpx.Timeout(60.0), None, limits)
+                kind = "fast" if type(made).__name__ == "_FastClient" else "httpx"
+                client = await stack.enter_async_context(made)
                 providers.append(
                     await stack.enter_async_context(
                         AnthropicProvider(config, http_client=client, max_retries=0)
@@ -131,6 +139,7 @@ async def run(streams: int = 500, pieces: int = 32, clients: int = 1) -> LoadRes
     wrong += streams - script.most_open  # a stream that was not open with all the others
     return LoadResult(
         backend="",
+        transport=kind,
         streams=streams,
         pieces=pieces,
         clients=clients,
@@ -152,11 +161,19 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", type=int, default=1, help="providers (httpx clients) to share the streams"
     )
     parser.add_argument("--backend", choices=["asyncio", "trio", "both"], default="both")
+    parser.add_argument(
+        "--transport",
+        choices=["auto", "httpx"],
+        default="auto",
+        help="auto: as the provider chooses for its own client; httpx: httpx's transport",
+    )
     args = parser.parse_args(argv)
     backends = ["asyncio", "trio"] if args.backend == "both" else [args.backend]
     failed = False
     for backend in backends:
-        result = anyio.run(run, args.streams, args.pieces, args.clients, backend=backend)
+        result = anyio.run(
+            run, args.streams, args.pieces, args.clients, args.transport, backend=backend
+        )
         result.backend = backend
         print(msgspec.json.encode(result).decode())
         failed = failed or bool(result.wrong or result.leaked_connections)
