@@ -30,7 +30,8 @@ __all__ = [
     "run",
 ]
 
-PEERS = ("provider", "sdk_raw", "sdk_helper")
+# provider_fast: the provider on the client it makes for itself with provider[fast] installed.
+PEERS = ("provider", "provider_fast", "sdk_raw", "sdk_helper")
 
 
 async def _concurrent(
@@ -39,8 +40,16 @@ async def _concurrent(
     from . import clients
 
     expected = expected_text(deltas)
-    if peer == "provider":
-        provider, http = clients.make_provider(base_url=url)
+    if peer in ("provider", "provider_fast"):
+        client = None
+        if peer == "provider_fast":
+            import httpx
+
+            from provider.transport import make_async_client
+
+            limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+            client = make_async_client(httpx.Timeout(600.0), None, limits)
+        provider, http = clients.make_provider(base_url=url, client=client)
 
         def one() -> Awaitable[str]:
             return clients.provider_text(provider)
@@ -129,11 +138,14 @@ def run(
     runs: int = 3,
     profile: bool = True,
 ) -> ConcurrencyResult:
-    raw: dict[str, list[dict[str, float]]] = {p: [] for p in PEERS}
+    import importlib.util
+
+    peers = [p for p in PEERS if p != "provider_fast" or importlib.util.find_spec("aiohttp")]
+    raw: dict[str, list[dict[str, float]]] = {p: [] for p in peers}
     profiles: list[PeerProfile] = []
     with server_process("paced", deltas, burst, interval) as url:
         for _ in range(runs):
-            for peer in PEERS:
+            for peer in peers:
                 raw[peer].append(run_worker("concurrent", peer, str(streams), url, str(deltas)))
         if profile:
             for peer in ("provider", "sdk_raw"):
