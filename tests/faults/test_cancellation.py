@@ -89,10 +89,19 @@ async def test_a_deadline_around_the_stream(fault_server: FaultServer) -> None:
     response = stream_reply()
     fault_server.script = holding(response, response.end_of(FIRST_DELTA), reached)
     async with no_leaks(), provider_for(fault_server.url) as p:
-        with anyio.move_on_after(0.2) as scope:
-            async with aclosing(p.create_message("", MESSAGES)) as stream:
-                async for _chunk in stream:
-                    pass
+        with anyio.move_on_after(LIMIT) as scope:
+
+            async def expire_once_held() -> None:
+                # The deadline falls while the server holds the stream, however slow the
+                # machine is in getting there (a fixed 0.2 s could pass before the connect).
+                await reached.wait()
+                scope.deadline = anyio.current_time() + 0.05
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(expire_once_held)
+                async with aclosing(p.create_message("", MESSAGES)) as stream:
+                    async for _chunk in stream:
+                        pass
         assert scope.cancelled_caught
         await closed_by_the_client(fault_server)
 
