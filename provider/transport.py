@@ -209,7 +209,7 @@ class _Body(httpx.AsyncByteStream):
     async def __anext__(self) -> bytes:
         failure: Exception | None = None
         try:
-            data = await self._response.content.readany()
+            data: bytes = await self._response.content.readany()
         except Exception as exc:
             failure = _mapped(exc, self._request)
         if failure is not None:
