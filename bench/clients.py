@@ -101,7 +101,8 @@ def make_provider(
         api_key=API_KEY,
         base_url=base_url or "https://bench.invalid",
     )
-    return AnthropicProvider(config, http_client=client, max_retries=0), client
+    # The connect timeout too: a thousand connections at once on a loaded machine can take long.
+    return AnthropicProvider(config, http_client=client, max_retries=0, timeout=600.0), client
 
 
 def make_sdk(
