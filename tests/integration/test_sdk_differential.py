@@ -55,9 +55,9 @@ def through_sdk(body: bytes) -> tuple[Summary, BaseException | None]:
     stream generator without closing the generators it reads from, and the exception's
     traceback keeps them alive in a reference cycle. With the async client under trio, the
     collector then finalizes them whenever it happens to run (so it depends on what ran
-    before), and trio warns about each one: a ResourceWarning in some other test. Plain
-    generators are closed without a warning, and the traceback is dropped so that they go at
-    once, while nothing else runs.
+    before), and if the trio loop still runs, trio warns about each one: a ResourceWarning,
+    an error in this suite. Plain generators are closed without a warning, and the traceback
+    is dropped so that they go at once, by reference counting.
     """
 
     def handler(request: httpx2.Request) -> httpx2.Response:
