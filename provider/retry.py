@@ -74,5 +74,6 @@ def backoff_delay(attempt: int, base: float, retry_after: float | None = None) -
     """
     if retry_after is not None:
         return retry_after if retry_after <= MAX_DELAY else None
-    delay = min(base * (2.0**attempt), 8.0)
+    # 2.0**1024 overflows (OverflowError); far below that exponent any usable base is capped.
+    delay = min(base * 2.0 ** min(attempt, 1000), 8.0)
     return delay * (1.0 - 0.25 * random.random())

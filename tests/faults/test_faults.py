@@ -523,7 +523,14 @@ async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> N
     response = Response(
         [body], status=500, headers=[("content-type", "application/json")], framing="length"
     )
-    await run_fault(fault_server, scripted(response), ProviderError, keep_alive=True)
+    outcome = await run_fault(fault_server, scripted(response), ProviderError, keep_alive=True)
+    error = outcome.error
+    assert isinstance(error, ProviderError)
+    assert error.status == 500
+    # Not decodable as the API's JSON error, so quoted as a body: readably, the bad byte replaced.
+    assert error.message.startswith(f"HTTP 500 from {fault_server.url}/v1/messages")
+    assert "(application/json)" in error.message
+    assert 'Internal \ufffd error"' in error.message
 
 
 # --- after message_stop ---------------------------------------------------------------------------

@@ -3,9 +3,11 @@ and that no failure leaks the key or loses text that already arrived."""
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -267,6 +269,16 @@ async def test_error_responses_map_to_classes(
         assert error.retry_after == 7.0
 
 
+async def test_request_id_comes_from_the_error_body_without_a_header(
+    httpx_mock: HTTPXMock,
+) -> None:
+    body = error_body("invalid_request_error", "bad", request_id="req_in_body")
+    httpx_mock.add_response(status_code=400, json=body)  # no request-id header
+    with pytest.raises(ProviderError) as info:
+        await collect(make(max_retries=0))
+    assert info.value.request_id == "req_in_body"
+
+
 async def test_retry_after_ms_wins_over_retry_after(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
         status_code=429,
@@ -289,8 +301,11 @@ async def test_html_502_from_a_gateway(httpx_mock: HTTPXMock) -> None:
         await collect(make(max_retries=0))
     assert type(info.value) is ProviderError
     assert info.value.status == 502
-    assert "502 Bad Gateway" in str(info.value)
+    # The page's title, and nothing else of it: not the markup, not the server banner.
+    assert info.value.message.endswith("): 502 Bad Gateway")
     assert "text/html" in str(info.value)
+    assert "nginx" not in str(info.value)
+    assert "<" not in str(info.value)
 
 
 async def test_200_that_is_not_an_event_stream(httpx_mock: HTTPXMock) -> None:
@@ -323,9 +338,10 @@ async def test_mid_stream_overloaded_after_text(httpx_mock: HTTPXMock) -> None:
 async def test_stream_cut_before_message_stop(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(headers=SSE, content=sse(start(), block(), text("Half a")))
     chunks: list[MessageStreamChunk] = []
-    with pytest.raises(NetworkError, match="message_stop"):
+    with pytest.raises(NetworkError, match="message_stop") as info:
         await collect(make(), chunks)
     assert texts(chunks) == "Half a"
+    assert info.value.request_id == "req_stream"  # the response's, for a support ticket
 
 
 async def test_read_failure_mid_stream_is_a_network_error(httpx_mock: HTTPXMock) -> None:
@@ -370,6 +386,14 @@ async def test_retries_529_then_streams(httpx_mock: HTTPXMock) -> None:
     assert len(httpx_mock.get_requests()) == 3
 
 
+async def test_a_409_is_retried(httpx_mock: HTTPXMock) -> None:
+    # Retried for its status alone: the error type is not one of the retried ones.
+    httpx_mock.add_response(status_code=409, json=error_body("invalid_request_error", "Conflict"))
+    httpx_mock.add_response(headers=SSE, content=HELLO)
+    assert texts(await collect(make(max_retries=1))) == "Hello, world"
+    assert len(httpx_mock.get_requests()) == 2
+
+
 async def test_retries_connect_errors(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ConnectError("refused"))
     httpx_mock.add_response(headers=SSE, content=HELLO)
@@ -385,21 +409,28 @@ async def test_gives_up_after_max_retries(httpx_mock: HTTPXMock) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "headers"),
+    ("status", "body", "headers", "cls"),
     [
-        (400, error_body("invalid_request_error", "bad"), {}),
-        (401, error_body("authentication_error", "bad key"), {}),
-        (500, error_body("api_error", "no"), {"x-should-retry": "false"}),
-        (429, error_body("rate_limit_error", "spend cap"), {"retry-after": "3600"}),
+        (400, error_body("invalid_request_error", "bad"), {}, ProviderError),
+        (401, error_body("authentication_error", "bad key"), {}, AuthenticationError),
+        (500, error_body("api_error", "no"), {"x-should-retry": "false"}, ProviderError),
+        (429, error_body("rate_limit_error", "spend cap"), {"retry-after": "3600"},
+         RateLimitError),
     ],
-)
+)  # fmt: skip
 async def test_not_retried(
-    httpx_mock: HTTPXMock, status: int, body: dict[str, Any], headers: dict[str, str]
+    httpx_mock: HTTPXMock,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    cls: type[ProviderError],
 ) -> None:
     httpx_mock.add_response(status_code=status, json=body, headers=headers)
-    with pytest.raises(ProviderError) as info:
+    with pytest.raises(cls) as info:
         await collect(make(max_retries=2))
+    assert type(info.value) is cls
     assert info.value.status == status
+    assert body["error"]["message"] in str(info.value)
     assert len(httpx_mock.get_requests()) == 1
 
 
@@ -436,6 +467,30 @@ async def test_waits_what_the_server_asks(
     assert slept[:2] == [2.0, 0.25]
     # no hint: base * 2**attempt with up to 25 % jitter off
     assert 2.0 * 0.75 <= slept[2] <= 2.0
+
+
+@pytest.mark.parametrize(("ahead", "waited"), [(30, 30.0), (-30, 0.0)])
+async def test_an_http_date_retry_after_is_waited_until(
+    httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch, ahead: int, waited: float
+) -> None:
+    # The clock and the sleep are both stand-ins: nothing here takes real time.
+    now = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+    monkeypatch.setattr("provider.retry.time", SimpleNamespace(time=lambda: now))
+    slept: list[float] = []
+    real_sleep = anyio.sleep
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(anyio, "sleep", record)
+    date = email.utils.formatdate(now + ahead, usegmt=True)
+    httpx_mock.add_response(
+        status_code=429, json=error_body("rate_limit_error", "wait"), headers={"retry-after": date}
+    )
+    httpx_mock.add_response(headers=SSE, content=HELLO)
+    assert texts(await collect(make(max_retries=1))) == "Hello, world"
+    assert slept == [pytest.approx(waited, abs=1.0)]  # a date already past: at once
 
 
 async def test_mid_stream_error_before_any_chunk_is_retried(httpx_mock: HTTPXMock) -> None:

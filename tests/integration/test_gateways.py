@@ -75,8 +75,17 @@ def text_of(chunks: Sequence[MessageStreamChunk]) -> str:
     return "".join(c.text for c in chunks if isinstance(c, TextChunk))
 
 
-def access_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+async def access_lines(path: Path, count: int) -> list[str]:
+    """The access log once it holds ``count`` lines, while nginx still runs. nginx logs a
+    request after it has sent the response (after an early error page, only once it has also
+    read and discarded the request body), so a client can be done before the line is written:
+    poll for it, bounded by ``LIMIT``."""
+    with anyio.fail_after(LIMIT):
+        while True:
+            lines = path.read_text().splitlines() if path.exists() else []
+            if len(lines) >= count:
+                return lines
+            await anyio.sleep(0.01)
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
@@ -89,11 +98,11 @@ async def test_streaming_through_nginx_gives_the_same_chunks_as_direct(
         with nginx_gateway(tmp_path, server.url) as gateway:
             async with provider(gateway.url + suffix) as p:
                 through = await collect(p)
+            (line,) = await access_lines(gateway.access_log, 1)
     assert through == expected
     assert text_of(through) == HAIKU_TEXT
     # nginx stripped its prefix; neither the slash nor /v1 of the base URL was doubled.
     assert [r.path for r in server.requests] == ["/v1/messages", "/v1/messages"]
-    (line,) = access_lines(gateway.access_log)
     assert '"POST /anthropic/v1/messages HTTP/1.1" 200' in line
 
 
@@ -173,8 +182,8 @@ async def test_a_gateway_502_is_retried_before_the_error_reaches_the_caller(
         async with AnthropicProvider(config, max_retries=2, retry_base_delay=0.0) as p:
             with pytest.raises(ProviderError) as caught:
                 await collect(p)
+        lines = await access_lines(gateway.access_log, 3)
     assert caught.value.status == 502
-    lines = access_lines(gateway.access_log)
     assert len(lines) == 3  # the first attempt and two retries
     assert all('"POST /anthropic/v1/messages HTTP/1.1" 502' in line for line in lines)
 

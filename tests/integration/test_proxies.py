@@ -12,6 +12,7 @@ import pytest
 from provider import (
     MODELS,
     AnthropicProvider,
+    AuthenticationError,
     Message,
     MessageStreamChunk,
     NetworkError,
@@ -208,13 +209,27 @@ async def test_a_request_the_proxy_refuses_is_an_error_without_secrets(
 
 # tinyproxy answers wrong proxy credentials on a plain-http request with 401 (not 407).
 @pytest.mark.parametrize(
-    ("bad_credentials", "status"), [(False, 500), (True, 401)], ids=["dead-upstream", "bad-auth"]
+    ("bad_credentials", "status", "cls", "title"),
+    [
+        (False, 500, ProviderError, "500 Unable to connect"),
+        (True, 401, AuthenticationError, "401 Unauthorized"),
+    ],
+    ids=["dead-upstream", "bad-auth"],
 )
 async def test_a_request_the_proxy_refuses_keeps_the_proxy_status(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, bad_credentials: bool, status: int
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    bad_credentials: bool,
+    status: int,
+    cls: type[ProviderError],
+    title: str,
 ) -> None:
     error = await refused_by_proxy(tmp_path, bad_credentials)
+    assert type(error) is cls
     assert error.status == status
+    # The proxy's page, read before the reset: its status and title, not a bare NetworkError.
+    assert error.message.startswith(f"HTTP {status} from http://127.0.0.1:")
+    assert error.message.endswith(f"/v1/messages (text/html): {title}")
 
 
 async def test_proxy_credentials_in_the_proxy_url_are_used(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -117,12 +119,47 @@ def test_message_stream_chunk_is_the_union_of_every_chunk() -> None:
     }
 
 
-def test_anthropic_provider_is_a_base_provider() -> None:
-    assert issubclass(provider.AnthropicProvider, provider.BaseProvider)
+def test_anthropic_provider_offers_the_base_provider_contract() -> None:
+    # DESIGN.md's example, through the top-level names only. Nothing is sent: the client is
+    # made on the first request, and the stream is never started.
+    info = provider.ModelInfo(
+        max_tokens=1024,
+        input_price=3.0,
+        output_price=15.0,
+        cache_writes_price=3.75,
+        cache_reads_price=0.3,
+    )
+    config = provider.ProviderConfig(
+        model_id="claude-sonnet-4-5", model_info=info, api_key="sk-ant-public-api-test"
+    )
+    p = provider.AnthropicProvider(config, http_client=None, max_retries=2)
+    assert isinstance(p, provider.BaseProvider)
+    model = p.get_model()
+    assert (model.id, model.info) == ("claude-sonnet-4-5", info)
+    # A million tokens of each kind costs the sum of the four prices.
+    cost = p.calculate_cost(1_000_000, 1_000_000, cache_write_tokens=1_000_000,
+                            cache_read_tokens=1_000_000)  # fmt: skip
+    assert cost == pytest.approx(3.0 + 15.0 + 3.75 + 0.3)
+    stream = p.create_message("system prompt", [provider.Message(role="user", content="Hi")])
+    assert inspect.isasyncgen(stream)  # so contextlib.aclosing can close it early
 
 
-def test_load_models_config_is_callable() -> None:
-    assert callable(provider.load_models_config)
+def test_load_models_config_reads_a_models_file(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    document = {"active": "fast", "models": {"fast": {"providerConfig": {
+        "modelId": "claude-haiku-4-5", "apiKey": "sk-ant-public-api-test"}}}}  # fmt: skip
+    path.write_text(json.dumps(document))
+    loaded = provider.load_models_config(path)
+    assert isinstance(loaded, provider.ModelsConfig)
+    assert loaded.active == "fast"
+    config = loaded.models["fast"].provider_config
+    assert isinstance(config, provider.ProviderConfig)
+    assert config.model_id == "claude-haiku-4-5"
+    # Left out of the file, the model's info comes from the built-in table.
+    assert config.model_info == provider.MODELS["claude-haiku-4-5"]
+    path.write_text("{not json")
+    with pytest.raises(provider.ProviderError, match=r"models\.json: not valid JSON"):
+        provider.load_models_config(path)
 
 
 def test_import_does_not_load_the_official_sdk() -> None:

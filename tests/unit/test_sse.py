@@ -254,6 +254,38 @@ def test_an_event_of_exactly_max_event_size_passes() -> None:
     ]
 
 
+# Exactly at the bound, N = 4: the data of one line, of two lines joined by "\n", and lines of
+# N + 6 bytes (the "data: " or "event: " prefix on top of N). Each cut in two at every byte, and
+# in one-byte pieces, so that both the one-piece path and the bound between pieces see them.
+AT_THE_BOUND = [
+    (b"data: abcd\n\n", SSEEvent("message", b"abcd")),
+    (b"data: ab\ndata: c\n\n", SSEEvent("message", b"ab\nc")),
+    (b"event: abc\ndata: abcd\n\n", SSEEvent("abc", b"abcd")),
+]
+
+
+def pieces_of(body: bytes) -> list[list[bytes]]:
+    cuts = [[body[:i], body[i:]] for i in range(len(body) + 1)]
+    return [*cuts, [body[i : i + 1] for i in range(len(body))]]
+
+
+@pytest.mark.parametrize(("body", "event"), AT_THE_BOUND)
+def test_an_event_of_exactly_max_event_size_passes_in_any_pieces(
+    body: bytes, event: SSEEvent
+) -> None:
+    for pieces in pieces_of(body):
+        assert frame(*pieces, max_event_size=4) == [event], pieces
+
+
+@pytest.mark.parametrize(
+    "body", [b"data: abcde\n\n", b"data: ab\ndata: cd\n\n", b"event: abcd\ndata: a\n\n"]
+)
+def test_one_byte_more_than_max_event_size_raises_in_any_pieces(body: bytes) -> None:
+    for pieces in pieces_of(body):
+        with pytest.raises(ProviderError, match=r"max_event_size \(4 bytes\)"):
+            frame(*pieces, max_event_size=4)
+
+
 @pytest.mark.parametrize("piece", [1, 7, 64, 10_000])
 def test_an_event_over_max_event_size_raises(piece: int) -> None:
     body = b"data: " + b"y" * 5_000 + b"\n\n"
