@@ -18,12 +18,15 @@ from typing import TextIO
 
 import anyio
 import httpx
-import msgspec
 
+from .attachments import file_block, image_block
 from .constants import DEFAULT_MODEL, MODELS
+from .content import Block
+from .conversation import Lines, converse, isatty, stream_turn, user_message
 from .errors import ProviderError
 from .providers.anthropic import AnthropicProvider
-from .types import Message, ModelInfo, ProviderConfig, TextChunk, ToolUseChunk, UsageChunk
+from .request import RequestOptions, Thinking
+from .types import ModelInfo, ProviderConfig
 
 __all__ = ["main"]
 
@@ -46,70 +49,52 @@ def demo_fixture() -> Path:
     raise ProviderError("the demo recording haiku.sse is not installed")
 
 
-def _model_info(model: str, max_tokens: int | None) -> ModelInfo:
-    info = MODELS.get(model, ModelInfo())
-    return info if max_tokens is None else msgspec.structs.replace(info, max_tokens=max_tokens)
+def _model_info(model: str) -> ModelInfo:
+    return MODELS.get(model, ModelInfo())
 
 
-class _Totals:
-    """Sums the UsageChunks of one stream (they carry increases, so the sum is the usage)."""
-
-    def __init__(self) -> None:
-        self.input = self.output = self.cache_write = self.cache_read = self.cache_write_1h = 0
-
-    def add(self, u: UsageChunk) -> None:
-        self.input += u.input_tokens
-        self.output += u.output_tokens
-        self.cache_write += u.cache_write_tokens
-        self.cache_read += u.cache_read_tokens
-        self.cache_write_1h += u.cache_write_1h_tokens
-
-
-def usage_line(provider: AnthropicProvider, t: _Totals) -> str:
-    """``tokens in 12 · out 7 · cache write 0 · cache read 0 · cost $0.000141 (model)``."""
-    model = provider.get_model()
-    priced = model.info.input_price is not None and model.info.output_price is not None
-    if priced:
-        usd = provider.calculate_cost(
-            t.input, t.output, t.cache_write, t.cache_read, t.cache_write_1h
-        )
-        cost = f"${usd:.6f}"
-    else:
-        cost = "cost unknown (model not in the price table)"
-    write = f"cache write {t.cache_write}" + (
-        f" (1h {t.cache_write_1h})" if t.cache_write_1h else ""
-    )
-    return (
-        f"tokens in {t.input} · out {t.output} · {write} · cache read {t.cache_read} · "
-        f"{cost} ({model.id})"
-    )
-
-
-async def _stream(
-    provider: AnthropicProvider, system: str, prompt: str, out: TextIO, err: TextIO
-) -> None:
-    totals = _Totals()
-    last = ""
+def _positive(value: str) -> int:
+    """argparse type for --max-tokens and --thinking: an int of at least 1."""
     try:
-        async with provider:
-            messages = [Message(role="user", content=prompt)]
-            async for chunk in provider.create_message(system, messages):
-                if isinstance(chunk, TextChunk):
-                    out.write(chunk.text)
-                    out.flush()
-                    last = chunk.text or last
-                elif isinstance(chunk, UsageChunk):
-                    totals.add(chunk)
-                elif isinstance(chunk, ToolUseChunk):
-                    tool_input = msgspec.json.encode(chunk.input).decode()
-                    err.write(f"[tool_use {chunk.name} {tool_input}]\n")
-    finally:
-        # End the text's line even when an error cuts it, so stderr starts on its own line.
-        if last and not last.endswith("\n"):
-            out.write("\n")
-        out.flush()
-    err.write(usage_line(provider, totals) + "\n")
-    err.flush()
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _options(args: argparse.Namespace) -> RequestOptions:
+    budget = getattr(args, "thinking", None)
+    return RequestOptions(
+        max_tokens=getattr(args, "max_tokens", None),
+        temperature=getattr(args, "temperature", None),
+        thinking=None if budget is None else Thinking(budget_tokens=budget),
+    )
+
+
+def _attachments(args: argparse.Namespace) -> list[Block]:
+    """The ``--image`` and ``--file`` blocks, read now (before any request), so that a bad
+    file is said at once."""
+    blocks: list[Block] = [image_block(path) for path in getattr(args, "images", None) or ()]
+    return blocks + [file_block(path) for path in getattr(args, "files", None) or ()]
+
+
+async def _session(
+    provider: AnthropicProvider, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
+    """One reply, or with ``-i`` a conversation."""
+    options = _options(args)
+    attached = getattr(args, "attached", None)
+    if attached is None:
+        attached = _attachments(args)
+    async with provider:
+        if getattr(args, "interactive", False):
+            lines = Lines(sys.stdin, prompt=err if isatty(sys.stdin) else None)
+            await converse(provider, args.system, args.prompt, attached, options, lines, out, err)
+        else:
+            messages = [user_message(attached, args.prompt)]
+            await stream_turn(provider, args.system, messages, options, out, err)
 
 
 def _provider(
@@ -117,7 +102,7 @@ def _provider(
 ) -> AnthropicProvider:
     config = ProviderConfig(
         model_id=args.model,
-        model_info=_model_info(args.model, getattr(args, "max_tokens", None)),
+        model_info=_model_info(args.model),
         api_key=api_key,
         base_url=getattr(args, "base_url", None),
     )
@@ -132,8 +117,7 @@ async def _replay(args: argparse.Namespace, path: Path, out: TextIO, err: TextIO
     check_sse_recording(fixture, path)  # an empty or text file: say so, naming it
     transport = ReplayTransport(fixture, chunk_size=args.chunk_size, delay=args.delay)
     async with httpx.AsyncClient(transport=transport) as client:
-        provider = _provider(args, api_key=_REPLAY_KEY, client=client)
-        await _stream(provider, args.system, args.prompt, out, err)
+        await _session(_provider(args, api_key=_REPLAY_KEY, client=client), args, out, err)
 
 
 def _has_credentials() -> bool:
@@ -144,7 +128,7 @@ def _has_credentials() -> bool:
 async def _live(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     if not _has_credentials():
         raise ProviderError(_NO_KEY)
-    await _stream(_provider(args, api_key=None, client=None), args.system, args.prompt, out, err)
+    await _session(_provider(args, api_key=None, client=None), args, out, err)
 
 
 async def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -154,8 +138,7 @@ async def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         raise ProviderError(_NO_KEY)
     transport = RecordingTransport(httpx.AsyncHTTPTransport(), args.output)
     async with httpx.AsyncClient(transport=transport) as client:
-        provider = _provider(args, api_key=None, client=client)
-        await _stream(provider, args.system, args.prompt, out, err)
+        await _session(_provider(args, api_key=None, client=client), args, out, err)
     err.write(f"recorded to {', '.join(map(str, transport.paths))}\n")
 
 
@@ -187,7 +170,7 @@ async def _models(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 
 async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    args.prompt, args.system, args.max_tokens, args.base_url = DEMO_PROMPT, "", None, None
+    args.prompt, args.system, args.base_url = DEMO_PROMPT, "", None
     if _has_credentials():
         err.write(f"Credentials are set: asking {args.model} live.\n")
         await _live(args, out, err)
@@ -201,6 +184,7 @@ async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
 
 
 async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    args.attached = _attachments(args)  # before anything else: a bad file is said first
     if args.replay is not None:
         args.chunk_size, args.delay = None, 0.0
         await _replay(args, Path(args.replay), out, err)
@@ -208,8 +192,17 @@ async def _chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         await _live(args, out, err)
 
 
+async def _tokens(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    message = user_message(_attachments(args), args.prompt)
+    if not _has_credentials():
+        raise ProviderError(_NO_KEY)
+    async with _provider(args, api_key=None, client=None) as provider:
+        count = await provider.count_tokens(args.system, [message])
+    out.write(f"{count}\n")
+
+
 async def _replay_cmd(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
-    args.prompt, args.system, args.max_tokens, args.base_url = "(replay)", "", None, None
+    args.prompt, args.system, args.base_url = "(replay)", "", None
     await _replay(args, Path(args.file), out, err)
 
 
@@ -241,14 +234,52 @@ def _parser() -> argparse.ArgumentParser:
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
         p.add_argument("--system", default="", help="system prompt")
-        p.add_argument("--max-tokens", type=int, default=None, help="max tokens to generate")
         p.add_argument("--base-url", default=None, help="API or gateway base URL")
 
-    chat = sub.add_parser("chat", help="stream a reply to PROMPT")
-    chat.add_argument("prompt", help='the prompt; "-" reads it from stdin')
+    def generation_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--max-tokens", type=_positive, default=None, help="max tokens to generate (>= 1)"
+        )
+        p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+        p.add_argument(
+            "--thinking", type=_positive, metavar="BUDGET", help="extended thinking budget (tokens)"
+        )
+
+    def attachment_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--image",
+            action="append",
+            dest="images",
+            metavar="PATH",
+            help="an image (JPEG, PNG, GIF, WebP)",
+        )
+        p.add_argument(
+            "--file", action="append", dest="files", metavar="PATH", help="a PDF or a text file"
+        )
+
+    chat = sub.add_parser(
+        "chat",
+        help="stream a reply to PROMPT (-i: a conversation)",
+        epilog="--image and --file may be repeated; their blocks come before the prompt.",
+    )
+    chat.add_argument("prompt", nargs="?", help='the prompt; "-" reads it from stdin')
+    chat.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a conversation: each line of stdin is your next turn; Ctrl-D ends it",
+    )
     model_options(chat)
+    generation_options(chat)
+    attachment_options(chat)
     chat.add_argument("--replay", metavar="FILE", help="replay a recorded fixture instead")
-    chat.set_defaults(run=_chat)
+    chat.set_defaults(run=_chat, usage_error=chat.error)
+
+    tokens = sub.add_parser("tokens", help="count the input tokens of PROMPT (count_tokens)")
+    tokens.add_argument("prompt", help='the prompt; "-" reads it from stdin')
+    model_options(tokens)
+    attachment_options(tokens)
+    tokens.set_defaults(run=_tokens)
 
     replay = sub.add_parser("replay", help="replay a recorded fixture offline")
     replay.add_argument("file")
@@ -261,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("prompt", help='the prompt; "-" reads it from stdin')
     record.add_argument("-o", "--output", required=True, help="fixture file to write (.sse)")
     model_options(record)
+    generation_options(record)
     record.set_defaults(run=_record)
 
     serve = sub.add_parser(
@@ -294,6 +326,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default=DEFAULT_MODEL)
     demo.set_defaults(run=_demo)
     return parser
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    if args.command == "chat" and args.prompt is None and not args.interactive:
+        args.usage_error("the following arguments are required: prompt (or -i for a conversation)")
+    return args
 
 
 async def _interruptible(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -351,7 +390,7 @@ def _read_prompt(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     out, err = sys.stdout, sys.stderr
     logger = logging.getLogger("provider")
     handler, level = _SayRetries(err), logger.level
