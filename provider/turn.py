@@ -8,9 +8,12 @@ citations, a tool call's ``caller``, server-tool and other blocks whole), and th
 
 The turn leaves out, on purpose:
 
-- a tool call whose input never came whole (a stream cut short on ``max_tokens`` inside the
-  tool block): the machine gives no ToolUseChunk for it, and a tool call with half its input
-  cannot be run or sent back. The turn then has ``complete=False``.
+- a block the stream's stop left unfinished (cut short on ``max_tokens``): a tool call whose
+  input never came whole, a server-tool block that never closed. The machine gives no
+  ToolUseChunk or BlockChunk for it (a tool call with half its input cannot be run or sent
+  back), and the StopChunk names it in ``cut_blocks``; the turn then has ``complete=False``,
+  whatever the block's kind and whether or not any of its input arrived. (A text or thinking
+  block left open keeps what arrived of it, and the turn is incomplete too.)
 - text blocks with no text (the API refuses empty text blocks in a request), and an empty
   ``citations`` list (no chunk carries it, and it says nothing);
 - thinking blocks with neither thinking nor a signature (nothing to send back);
@@ -240,6 +243,7 @@ class TurnAccumulator:
 
     __slots__ = (
         "_blocks",
+        "_cut",
         "_failed",
         "_id",
         "_model",
@@ -258,6 +262,7 @@ class TurnAccumulator:
         self._stop_sequence: str | None = None
         self._stopped = False
         self._failed = False
+        self._cut: tuple[int, ...] = ()
 
     def add(self, chunk: MessageStreamChunk) -> None:
         """Take the next chunk of the stream."""
@@ -280,6 +285,7 @@ class TurnAccumulator:
         elif kind is StopChunk:
             self._stop_reason = chunk.stop_reason  # type: ignore[union-attr]
             self._stop_sequence = chunk.stop_sequence  # type: ignore[union-attr]
+            self._cut = chunk.cut_blocks  # type: ignore[union-attr]
             self._stopped = True
         else:
             raise ProviderError(f"not a stream chunk: {chunk!r}")
@@ -306,7 +312,7 @@ class TurnAccumulator:
             stop_reason=self._stop_reason,
             stop_sequence=self._stop_sequence,
             usage=self._usage,
-            complete=self._stopped and not self._failed and not left_out,
+            complete=self._stopped and not self._failed and not left_out and not self._cut,
         )
 
 

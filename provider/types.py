@@ -136,10 +136,15 @@ class BlockChunk(msgspec.Struct, frozen=True, tag_field="type", tag="block"):
 
 
 class StopChunk(msgspec.Struct, frozen=True, gc=False, tag_field="type", tag="stop"):
-    """Why the model stopped (``end_turn``, ``max_tokens``, ``tool_use`` …)."""
+    """Why the model stopped (``end_turn``, ``max_tokens``, ``tool_use`` …).
+
+    ``cut_blocks``: the indexes of the content blocks this stop left unfinished (a block never
+    closed, or a tool block whose input is not complete JSON, when ``max_tokens`` cut it); they
+    gave no ToolUseChunk or BlockChunk. Empty for a message whose blocks all ended."""
 
     stop_reason: str | None
     stop_sequence: str | None = None
+    cut_blocks: tuple[int, ...] = ()
     type: ClassVar[Literal["stop"]] = "stop"
 
 

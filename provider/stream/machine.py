@@ -19,12 +19,14 @@ Chunks (every block chunk carries its block's ``index``):
   the increase is zero, each carrying the increase over the previous one, so that their sum
   is the message's final usage. (An increase can be negative only if a gateway reports a
   cumulative count lower than an earlier one; the sum stays exact.)
-- ``StopChunk`` at a ``message_delta`` that carries a ``stop_reason``, after its UsageChunk.
+- ``StopChunk`` at a ``message_delta`` that carries a ``stop_reason``, after its UsageChunk;
+  its ``cut_blocks`` are the indexes of the blocks that stop left unfinished (see below).
 
 A message cut short (``max_tokens`` and the like) can leave a tool block with input that is
 not complete JSON, or never closed: it gets no ToolUseChunk (or BlockChunk), and no error,
-since nothing is wrong with the stream. Input that is not JSON in a message that was not cut
-is an error, raised at the ``message_delta`` that says so, before its StopChunk.
+since nothing is wrong with the stream; the StopChunk names it in ``cut_blocks``. Input that
+is not JSON in a message that was not cut is an error, raised at the ``message_delta`` that
+says so, before its StopChunk.
 """
 
 from __future__ import annotations
@@ -302,7 +304,7 @@ class StreamMachine:
         self._open: dict[int, _Block] = {}
         self._stopped: set[int] = set()
         # Tool input that was not complete JSON: an error unless the message was cut short.
-        self._cut: list[ProviderError] = []
+        self._cut: dict[int, ProviderError] = {}
         self._stop_reason: str | None = None
         # The cumulative usage so far: input, output, cache write, cache read, 1h cache write,
         # web search requests.
@@ -396,7 +398,7 @@ class StreamMachine:
         self._stopped.add(index)
         out = block.stop()
         if isinstance(out, ProviderError):
-            self._cut.append(out)
+            self._cut[index] = out
             return None
         return out
 
@@ -409,14 +411,18 @@ class StreamMachine:
             return usage
         self._stop_reason = stop_reason
         if self._cut and stop_reason not in CUT_REASONS:
-            raise self._cut[0]
-        return [usage, StopChunk(stop_reason, event.delta.stop_sequence)]
+            raise next(iter(self._cut.values()))
+        # The blocks this stop leaves unfinished: still open (never closed), or closed with
+        # input that is not complete JSON. Known once, here, so a fold over the chunks can
+        # tell a turn that lost a block whatever its kind (none of their chunks says so).
+        cut = tuple(sorted([*self._open, *self._cut])) if self._open or self._cut else ()
+        return [usage, StopChunk(stop_reason, event.delta.stop_sequence, cut)]
 
     def _message_stop(self, event: MessageStop) -> _Out:
         if self._state != _STREAMING:
             raise self._misplaced("message_stop")
         if self._cut and self._stop_reason not in CUT_REASONS:
-            raise self._cut[0]
+            raise next(iter(self._cut.values()))
         # Blocks still open here were cut short: they give no chunk (their StopChunk, if the
         # message had one, has been handed on), and that is no error. They are closed now, so
         # that a delta after message_stop is refused on the fast path too.

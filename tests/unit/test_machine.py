@@ -971,7 +971,7 @@ def test_a_tool_block_cut_short_ends_normally_without_a_tool_call(
 ) -> None:
     chunks, error = collect(cut_tool(*([stop(1)] if closed else []), stop_reason=reason))
     assert error is None
-    assert chunks[-1] == StopChunk(reason, None)
+    assert chunks[-1] == StopChunk(reason, None, cut_blocks=(1,))  # the stop names the block
     assert not [c for c in chunks if isinstance(c, ToolUseChunk)]
     # The pieces that did come were handed on (a UI may show them).
     assert [c.partial_json for c in chunks if isinstance(c, ToolInputChunk)] == [
@@ -985,7 +985,7 @@ def test_a_server_tool_block_cut_short_gives_no_block_chunk() -> None:
     chunks, error = collect(cut_tool(stop(1), kind="server_tool_use"))
     assert error is None
     assert not [c for c in chunks if isinstance(c, BlockChunk)]
-    assert chunks[-1] == StopChunk("max_tokens", None)
+    assert chunks[-1] == StopChunk("max_tokens", None, cut_blocks=(1,))
 
 
 def test_cut_tool_input_in_a_message_that_was_not_cut_is_an_error_before_the_stop() -> None:
@@ -1001,7 +1001,7 @@ def test_an_open_block_at_message_stop_is_no_error() -> None:
     body = sse([start(), block(0), text(0, "half"), message_delta("max_tokens"), END])
     chunks, error = collect(body)
     assert error is None
-    assert chunks[-1] == StopChunk("max_tokens", None)
+    assert chunks[-1] == StopChunk("max_tokens", None, cut_blocks=(0,))
 
 
 def test_a_text_delta_after_message_stop_for_a_block_left_open_is_refused() -> None:

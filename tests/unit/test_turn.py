@@ -284,3 +284,62 @@ async def test_collect_of_a_plain_async_iterator() -> None:
     turn = await collect(chunks())
     assert turn.text == "hi"
     assert turn.complete
+
+
+# -- a block cut before any of its content: the stop names it, the turn is incomplete ---------
+
+
+def _events(*events: tuple[str, dict[str, Any]]) -> bytes:
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+        for name, data in events
+    )
+
+
+def _cut_stream(kind: str, deltas: int) -> bytes:
+    """Text in block 0, then block 1 of ``kind`` started, ``deltas`` input pieces, and the
+    message stopped on max_tokens without the block's end (as a cut stream arrives)."""
+    block: dict[str, Any] = {"type": kind, "id": "toolu_cut", "name": "make_file", "input": {}}
+    pieces = [
+        ("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta",
+                                                        "partial_json": '{"file'}})
+    ] * deltas  # fmt: skip
+    return _events(
+        ("message_start", {"message": {"id": "msg_cut", "model": "claude-x", "role": "assistant",
+                                       "content": [], "usage": {"input_tokens": 5}}}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "Calling."}}),
+        ("content_block_stop", {"index": 0}),
+        ("content_block_start", {"index": 1, "content_block": block}),
+        *pieces,
+        ("message_delta", {"delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 9}}),
+        ("message_stop", {}),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("deltas", [0, 1], ids=["before any input", "mid-input"])
+@pytest.mark.parametrize("kind", ["tool_use", "server_tool_use", "mcp_tool_use"])
+def test_a_block_the_stop_left_unfinished_makes_the_turn_incomplete(kind: str, deltas: int) -> None:
+    # The gap this closes: a server-tool block that never closes, or a client tool block cut
+    # before its first input delta, gave no chunk at all, so the turn said complete=True.
+    decoder = ChunkDecoder()
+    chunks = [*decoder.feed(_cut_stream(kind, deltas)), *decoder.close()]
+    assert chunks[-1] == StopChunk("max_tokens", None, cut_blocks=(1,))
+    turn = fold(chunks)
+    assert turn.message.content == (TextBlock("Calling."),)  # the cut block is left out
+    assert not turn.complete
+    assert turn.stop_reason == "max_tokens"
+
+
+def test_a_stop_that_cut_nothing_names_no_block() -> None:
+    decoder = ChunkDecoder()
+    chunks = [*decoder.feed((FIXTURES / "tool_use.sse").read_bytes()), *decoder.close()]
+    stop = chunks[-1]
+    assert isinstance(stop, StopChunk) and stop.cut_blocks == ()
+    assert fold(chunks).complete
+
+
+def test_a_cut_block_named_by_the_stop_alone_makes_the_turn_incomplete() -> None:
+    turn = fold([TextChunk("Calling.", 0), StopChunk("max_tokens", None, cut_blocks=(1,))])
+    assert turn.text == "Calling."
+    assert not turn.complete
