@@ -31,8 +31,8 @@ def options_of(request: dict[str, Any]) -> RequestOptions:
     tools = request.get("tools", [])
     client = [i for i, t in enumerate(tools) if "input_schema" in t]
     if client != list(range(len(client))):
-        # RequestOptions sends tools, then server_tools: another order (the agent fixtures
-        # list web_search first) goes through extra_body, as the whole list.
+        # RequestOptions sends tools, then server_tools: another order goes through
+        # extra_body, as the whole list.
         fields["extra_body"] = {"tools": tools}
     else:
         fields["tools"] = [Tool(**t) for t in tools if "input_schema" in t] or None
