@@ -22,9 +22,9 @@ demo: $(STAMP_PKG)
 	$(BIN)/python -m provider demo
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check provider tests bench
-	$(BIN)/ruff format --check provider tests bench
-	$(BIN)/mypy --strict provider
+	$(BIN)/ruff check provider tests bench examples
+	$(BIN)/ruff format --check provider tests bench examples
+	$(BIN)/mypy --strict provider examples
 
 # The suite runs with the fast extra installed (dev includes it): each test of the provider's own
 # client runs on both transports. The second run is the install without the extra: aiohttp cannot
