@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -387,3 +388,26 @@ async def test_chat_i_says_a_failed_turn_leaves_it_out_and_goes_on(tmp_path: Pat
     assert msgspec.json.decode(upstream.seen[0].body)["messages"] == [
         {"role": "user", "content": "First"}
     ]
+
+
+def test_ctrl_c_while_chat_i_waits_for_a_line_exits_130_at_once() -> None:
+    # The line is read by a daemon thread: waiting for it is cancelled, and nothing holds the
+    # exit until Enter (an anyio worker thread blocked in readline would).
+    command = [sys.executable, "-m", "provider", "chat", "-i", "--replay", "fixtures/haiku.sse"]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(
+        command, stdin=pipe, stdout=pipe, stderr=pipe, text=True, env=env(), cwd=ROOT
+    ) as process:
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            assert process.stderr is not None
+            process.stdin.write("Hi\n")
+            process.stdin.flush()
+            assert process.stdout.readline()  # the first reply is out: it waits for a line
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=TIMEOUT)  # stdin still open: no end of input
+            err = process.stderr.read()
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    assert err.endswith("provider: interrupted\n")
