@@ -62,6 +62,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from .providers.anthropic import AnthropicProvider
+    from .providers.sync import SyncAnthropicProvider
 
 
 def __getattr__(name: str) -> Any:
@@ -72,6 +73,10 @@ def __getattr__(name: str) -> Any:
         from .providers.anthropic import AnthropicProvider
 
         return AnthropicProvider
+    if name == "SyncAnthropicProvider":
+        from .providers.sync import SyncAnthropicProvider
+
+        return SyncAnthropicProvider
     raise AttributeError(f"module 'provider' has no attribute {name!r}")
 
 
@@ -109,6 +114,7 @@ __all__ = [
     "RequestOptions",
     "StartChunk",
     "StopChunk",
+    "SyncAnthropicProvider",
     "TextBlock",
     "TextChunk",
     "Thinking",

@@ -14,7 +14,7 @@ from .request import RequestOptions
 from .turn import Usage
 from .types import Message, MessageStreamChunk, ModelInfo, ModelRef, ProviderConfig
 
-__all__ = ["WEB_SEARCH_PRICE", "BaseProvider", "calculate_cost"]
+__all__ = ["WEB_SEARCH_PRICE", "BaseProvider", "ProviderCommon", "calculate_cost"]
 
 _PER_TOKEN = 1e-6  # prices are per million tokens
 #: USD per 1,000 web searches (Anthropic's published fee, the same for every model).
@@ -130,8 +130,9 @@ def calculate_cost(
     )
 
 
-class BaseProvider(abc.ABC):
-    """What every provider offers: validated config, the model in use, its cost, and streaming."""
+class ProviderCommon:
+    """What every provider offers, sync or async: validated config, the model in use, its
+    cost. ``BaseProvider`` adds async streaming; ``SyncAnthropicProvider`` streams sync."""
 
     def __init__(self, config: ProviderConfig) -> None:
         if not isinstance(config, ProviderConfig):
@@ -151,17 +152,6 @@ class BaseProvider(abc.ABC):
             config = msgspec.structs.replace(config, model_info=info)
         self.config = config
         self._model = ModelRef(id=config.model_id, info=info)
-
-    @abc.abstractmethod
-    def create_message(
-        self,
-        system_prompt: str | Sequence[TextBlock],
-        messages: Sequence[Message],
-        *,
-        options: RequestOptions | None = None,
-    ) -> AsyncGenerator[MessageStreamChunk, None]:
-        """Stream the reply to ``messages`` as typed chunks (an async generator, so
-        ``contextlib.aclosing`` closes it at once when the caller stops early)."""
 
     def get_model(self) -> ModelRef:
         """The model this provider talks to: ``.id`` and ``.info``."""
@@ -191,3 +181,18 @@ class BaseProvider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self._model.id!r})"
+
+
+class BaseProvider(ProviderCommon, abc.ABC):
+    """What every provider offers: validated config, the model in use, its cost, and streaming."""
+
+    @abc.abstractmethod
+    def create_message(
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
+    ) -> AsyncGenerator[MessageStreamChunk, None]:
+        """Stream the reply to ``messages`` as typed chunks (an async generator, so
+        ``contextlib.aclosing`` closes it at once when the caller stops early)."""

@@ -1,9 +1,9 @@
 """AnthropicProvider: the thin httpx shell around the sans-I/O core.
 
-Only this module and its sync twin wait on I/O: they send the request, read the answer into
-its decoder, sleep before a retry and close the response however the caller stops. Every
-decision (the request, the verdict on a response, the retry delay, the error for a transport
-failure) is made by the pure ``ShellBase`` they share (``shell.py``).
+Only this module and its sync twin (``sync.py``) wait on I/O: they send the request, read the
+answer into its decoder, sleep before a retry and close the response however the caller
+stops. Every decision (the request, the verdict on a response, the retry delay, the error for
+a transport failure) is made by the pure ``ShellBase`` they share (``shell.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TypeVar, cast
 import anyio
 import httpx
 
+from ..base import BaseProvider
 from ..content import TextBlock
-from ..endpoint import REPLAYED
 from ..errors import ProviderError
 from ..request import RequestOptions
 from ..stream import DEFAULT_MAX_EVENT_SIZE
@@ -27,10 +27,12 @@ from ..types import Message, MessageStreamChunk, ProviderConfig
 from .shell import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
-    MAX_ERROR_BODY,
+    DRAIN_GRACE,
     BodyDecoder,
     Call,
+    ErrorBody,
     ShellBase,
+    after_stop,
     refusal,
     refused,
 )
@@ -38,7 +40,6 @@ from .shell import (
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AnthropicProvider"]
 
 T = TypeVar("T")
-_DRAIN_GRACE = 1.0  # seconds to wait for the end of the body after message_stop
 
 
 def _body(response: httpx.Response) -> AsyncGenerator[bytes, None]:
@@ -46,7 +47,7 @@ def _body(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
 
 
-class AnthropicProvider(ShellBase):
+class AnthropicProvider(ShellBase, BaseProvider):
     """Streams the Anthropic Messages API as typed chunks.
 
     ``http_client``: an ``httpx.AsyncClient`` to use (and leave open); by default the provider
@@ -57,6 +58,8 @@ class AnthropicProvider(ShellBase):
     ``httpx.Timeout``. ``max_event_size``: the largest SSE event accepted (bytes; 16 MiB by
     default), so a broken server cannot make the client buffer without bound.
     """
+
+    _client_class = httpx.AsyncClient
 
     def __init__(
         self,
@@ -161,16 +164,14 @@ class AnthropicProvider(ShellBase):
         attempt = 0
         while True:
             yielded = False
-            headers: httpx.Headers | None = None  # of the response, once there is one
             response: httpx.Response | None = None
             try:
                 response = await self._send(client, request, call)
-                headers = response.headers
                 try:
-                    if refused(response.status_code, headers, call.expect):
+                    if refused(response.status_code, response.headers, call.expect):
                         body, failure = await self._read_bounded(response)
                         raise refusal(
-                            response.status_code, headers, body, call.url, call.expect
+                            response.status_code, response.headers, body, call.url, call.expect
                         ) from failure
                     decoder = call.decoder()
                     async with aclosing(_body(response)) as stream:
@@ -186,10 +187,6 @@ class AnthropicProvider(ShellBase):
                     for item in decoder.close():
                         yielded = True
                         yield item
-                except ProviderError as e:
-                    if e.request_id is None:
-                        e.request_id = headers.get("request-id")
-                    raise
                 except httpx.HTTPError as e:
                     raise self._transport_error(e, f"while reading {call.reading}", call.url) from e
                 finally:
@@ -198,8 +195,7 @@ class AnthropicProvider(ShellBase):
                         await response.aclose()
                 return
             except ProviderError as e:
-                replayed = response is not None and response.extensions.get(REPLAYED) is True
-                delay = self._retry_delay(e, call, attempt, yielded, headers, replayed=replayed)
+                delay = self._retry_delay(e, call, attempt, yielded, response)
                 if delay is None:
                     raise
                 attempt += 1
@@ -218,13 +214,10 @@ class AnthropicProvider(ShellBase):
         """Read what follows ``message_stop`` (normally just the end of the body), so that the
         connection returns to the pool instead of being dropped. A server that keeps the
         response open past ``message_stop`` gets a short grace period, not a hang."""
-        with anyio.move_on_after(_DRAIN_GRACE):
+        with anyio.move_on_after(DRAIN_GRACE):
             try:
                 async for data in body:
-                    # After message_stop the machine gives no chunk; stray events are a fault.
-                    decoder.feed(data)
-                    if decoder.error is not None:
-                        raise decoder.error
+                    after_stop(decoder, data)
             except httpx.HTTPError:
                 # The message is complete; a connection that fails now only loses its reuse.
                 return
@@ -233,16 +226,12 @@ class AnthropicProvider(ShellBase):
         """The start of an error body, and the read failure if the body was cut short: the
         status is the news, so a proxy that resets the connection after its error page must
         not turn a 407 or 502 into a bare NetworkError."""
-        parts: list[bytes] = []
-        size = 0
-        failure: httpx.HTTPError | None = None
+        body = ErrorBody()
         try:
             async with aclosing(_body(response)) as stream:
                 async for data in stream:
-                    parts.append(data)
-                    size += len(data)
-                    if size >= MAX_ERROR_BODY:
+                    if body.add(data):
                         break
         except httpx.HTTPError as e:
-            failure = e
-        return b"".join(parts)[:MAX_ERROR_BODY], failure
+            return body.bytes(), e
+        return body.bytes(), None

@@ -1,18 +1,19 @@
 """What the HTTP shells share: every decision that does not wait on I/O.
 
 As httpx's ``BaseClient`` serves ``Client`` and ``AsyncClient``, ``ShellBase`` serves
-``AnthropicProvider`` (async) and its sync twin: checking the settings, building the request,
-judging a response from its status and headers, mapping transport failures, deciding whether
-and when to retry. The shells only send, read, sleep and close, in one short loop each:
+``AnthropicProvider`` (async) and ``SyncAnthropicProvider``: checking the settings, building
+the request, judging a response from its status and headers, mapping transport failures,
+deciding whether and when to retry. The shells only send, read, sleep and close, in one short
+loop each:
 
     call = self._messages_call(system, messages, options) # or _count_call; raises before I/O
     request = self._request(client, call)
     response = send(request)                              # (await) client.send(..., stream=True)
     if refused(response.status_code, response.headers, call.expect):
-        raise refusal(..., body=the first MiB of the body, ...)
+        raise refusal(..., body=ErrorBody of the body read, ...)
     decoder = call.decoder()                              # bytes in, results out (sans-I/O)
     for data in response body: yield from decoder.feed(data); raise decoder.error if any
-    yield from decoder.close()
+    yield from decoder.close()                            # (once done: after_stop the rest)
     # on a ProviderError: delay = self._retry_delay(...); None raises, else sleep and resend
 
 A call's answer is read by a decoder with ``ChunkDecoder``'s interface (``feed``, ``close``,
@@ -31,11 +32,12 @@ from typing import Annotated, Generic, Protocol, TypeVar
 import httpx
 import msgspec
 
-from ..base import BaseProvider
+from ..base import ProviderCommon
 from ..constants import DEFAULT_MAX_TOKENS
 from ..content import TextBlock
 from ..endpoint import (
     DEFAULT_BASE_URL,
+    REPLAYED,
     check_secure,
     environment_proxy,
     messages_url,
@@ -59,13 +61,16 @@ from ..types import Message, MessageStreamChunk, ProviderConfig
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
+    "DRAIN_GRACE",
     "EVENT_STREAM",
     "JSON",
     "MAX_ERROR_BODY",
     "BodyDecoder",
     "Call",
+    "ErrorBody",
     "ShellBase",
     "TokenCountDecoder",
+    "after_stop",
     "refusal",
     "refused",
 ]
@@ -79,6 +84,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 # would wait for one and fail after the pool timeout. The official SDK allows 1000 too.
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 MAX_ERROR_BODY = 1 << 20  # error bodies are small; a gateway must not make us buffer more
+DRAIN_GRACE = 1.0  # seconds to wait for the end of the body after message_stop
 EVENT_STREAM = "text/event-stream"
 JSON = "application/json"
 
@@ -196,8 +202,39 @@ class TokenCountDecoder:
             ) from e
 
 
-class ShellBase(BaseProvider):
+class ErrorBody:
+    """The start of a refused response's body: ``add`` each piece read until it returns True
+    (enough), then ``bytes()``. A gateway's endless error page is not buffered past
+    ``MAX_ERROR_BODY``."""
+
+    __slots__ = ("_parts", "_size")
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def add(self, data: bytes) -> bool:
+        self._parts.append(data)
+        self._size += len(data)
+        return self._size >= MAX_ERROR_BODY
+
+    def bytes(self) -> bytes:
+        return b"".join(self._parts)[:MAX_ERROR_BODY]
+
+
+def after_stop(decoder: BodyDecoder[T], data: bytes) -> None:
+    """Take bytes that follow the end of the answer (read only so that the connection can be
+    reused): they yield nothing, and stray events in them are a fault."""
+    decoder.feed(data)
+    if decoder.error is not None:
+        raise decoder.error
+
+
+class ShellBase(ProviderCommon):
     """The settings and decisions both shells share (see the module docstring)."""
+
+    #: The httpx client a shell drives: the wrong flavour fails at once, not on first use.
+    _client_class: type[httpx.AsyncClient] | type[httpx.Client]
 
     def __init__(
         self,
@@ -215,6 +252,12 @@ class ShellBase(BaseProvider):
             raise ProviderError(f"max_retries must be >= 0, got {max_retries}")
         if proxy is not None and http_client is not None:
             raise ProviderError("Pass proxy= to your own http_client, not to the provider")
+        want = self._client_class
+        if http_client is not None and not isinstance(http_client, want):
+            raise ProviderError(
+                f"{type(self).__name__} needs an httpx.{want.__name__} as http_client, "
+                f"not {type(http_client).__module__}.{type(http_client).__name__}"
+            )
         base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.url = messages_url(base_url)
         # The hop the request travels first: proxy=, else the environment's proxy for this URL
@@ -301,17 +344,19 @@ class ShellBase(BaseProvider):
         call: Call[T],
         attempt: int,
         yielded: bool,
-        headers: Mapping[str, str] | None,
-        *,
-        replayed: bool = False,
+        response: httpx.Response | None,
     ) -> float | None:
-        """Mask the error (every field, the whole chain: before it is logged or raised), then
-        the seconds to wait before trying again, or None when it goes to the caller: retries
-        happen only before the first result reached the caller, so text is never repeated.
-        A ``replayed`` answer (from a recording) is retried at once: waiting cannot change it.
-        Each retry is logged at INFO, ``retrying in 14.0s after 429 rate_limit_error (1/2): …``
-        (the command line prints it)."""
+        """Name the response's request id in the error and mask it (every field, the whole
+        chain: before it is logged or raised), then the seconds to wait before trying again, or
+        None when it goes to the caller: retries happen only before the first result reached
+        the caller, so text is never repeated. An answer replayed from a recording is retried
+        at once: waiting cannot change it. Each retry is logged at INFO, ``retrying in 14.0s
+        after 429 rate_limit_error (1/2): …`` (the command line prints it)."""
+        headers = None if response is None else response.headers
+        if error.request_id is None and headers is not None:
+            error.request_id = headers.get("request-id")  # masked too: a server may echo a key
         error.hide(call.secrets)
+        replayed = response is not None and response.extensions.get(REPLAYED) is True
         if yielded or attempt >= self.max_retries:
             return None
         if not should_retry(error, headers):
