@@ -1,6 +1,7 @@
-"""Shared test configuration: every async test runs under asyncio and under trio, and the tests
+"""Shared test configuration: every async test runs under asyncio and under trio; the tests
 of the provider's own HTTP client (faults, gateways, proxies, key safety, loopback) run on each
-transport it can choose (``http_transport``)."""
+transport it can choose (``http_transport``), and the tests that take ``shell`` against the async
+provider and its sync twin."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from provider.providers import anthropic as anthropic_shell
 from provider.transport import TRANSPORT_VARIABLE, make_async_client
+from tests.shells import SHELLS, Shell
 
 if os.environ.get("PROVIDER_TEST_WITHOUT_FAST"):
     # The install without the extra (``make test`` runs part of the suite this way too).
@@ -83,3 +85,18 @@ def http_transport(
     yield "fast" if expect_fast else "httpx"
     # Every client the provider made for itself in this test ran on the transport expected.
     assert [type(c).__name__ == "_FastClient" for c in made] == [expect_fast] * len(made), made
+
+
+@pytest.fixture(params=["async", "sync"])
+def shell(request: pytest.FixtureRequest) -> Shell:
+    """The provider flavour under test (``tests/shells.py``): ``AnthropicProvider`` or its sync
+    twin. The sync provider runs no event loop, so it needs no second backend for the test's
+    server, nor a transport choice (it always uses httpx's)."""
+    if request.param == "sync":
+        params = getattr(request.node, "callspec", None)
+        chosen = {} if params is None else params.params
+        if chosen.get("anyio_backend", "asyncio") != "asyncio":
+            pytest.skip("the sync provider runs no event loop: one backend for the server")
+        if chosen.get("http_transport", "httpx") != "httpx":
+            pytest.skip("the sync provider always uses httpx's own transport")
+    return SHELLS[request.param]

@@ -1,5 +1,6 @@
 """However the caller stops a stream (cancelling its task, a deadline, ``break`` inside
-``aclosing``, ``aclose()``), the connection is closed at once, by the stream itself: the server
+``aclosing``, ``aclose()``; for the sync twin ``break`` inside ``closing``, ``close()``, an
+exception in the loop), the connection is closed at once, by the stream itself: the server
 sees it before the provider is closed, and no task or ResourceWarning is left behind.
 
 The server holds each stream open after some bytes, so only the client can end it.
@@ -15,6 +16,7 @@ import pytest
 
 from provider import AnthropicProvider, TextChunk
 
+from ..shells import STOPS, Shell, Stop
 from .server import (
     CLIENT_CLOSED,
     FaultConnection,
@@ -24,7 +26,7 @@ from .server import (
     message_events,
     no_leaks,
 )
-from .test_faults import FIRST_DELTA, MESSAGES, PIECES, provider_for
+from .test_faults import FIRST_DELTA, MESSAGES, PIECES, config_for, provider_for
 
 # Each test runs on every transport the provider can choose for its own client.
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
@@ -54,6 +56,24 @@ async def closed_by_the_client(server: FaultServer) -> None:
         await server.wait_closed()
     (conn,) = server.connections
     assert conn.closed_by in CLIENT_CLOSED
+
+
+@pytest.mark.parametrize("how", STOPS)
+async def test_leaving_the_stream_early(shell: Shell, fault_server: FaultServer, how: Stop) -> None:
+    reached = anyio.Event()
+    response = stream_reply()
+    fault_server.script = holding(response, response.end_of(FIRST_DELTA), reached)
+    async with no_leaks():
+        p = shell.provider(config_for(fault_server.url), max_retries=0)
+        try:
+            with anyio.fail_after(LIMIT):
+                chunks = await shell.stop_at(p, MESSAGES, lambda c: isinstance(c, TextChunk), how)
+            # The server still holds the stream and the provider is open: only the stream's
+            # own cleanup can have closed the connection.
+            await closed_by_the_client(fault_server)
+        finally:
+            await shell.close(p)
+    assert chunks[-1] == TextChunk(PIECES[0])
 
 
 @pytest.mark.parametrize("wrapped", [True, False], ids=["aclosing", "bare"])

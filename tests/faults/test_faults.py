@@ -18,7 +18,6 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +40,7 @@ from provider import (
     UsageChunk,
 )
 
+from ..shells import Shell
 from .server import (
     CLIENT_CLOSED,
     SSE_HEADERS,
@@ -85,29 +85,22 @@ class Outcome:
         return sum(u.input_tokens for u in usage), sum(u.output_tokens for u in usage)
 
 
-def provider_for(url: str, **options: object) -> AnthropicProvider:
-    config = ProviderConfig(
+def config_for(url: str) -> ProviderConfig:
+    return ProviderConfig(
         model_id="claude-sonnet-4-5",
         model_info=MODELS["claude-sonnet-4-5"],
         api_key=KEY,
         base_url=url,
     )
+
+
+def provider_for(url: str, **options: object) -> AnthropicProvider:
     options.setdefault("max_retries", 0)
-    return AnthropicProvider(config, **options)  # type: ignore[arg-type]
-
-
-async def consume(provider: AnthropicProvider) -> tuple[list[MessageStreamChunk], Exception | None]:
-    chunks: list[MessageStreamChunk] = []
-    try:
-        async with aclosing(provider.create_message("", MESSAGES)) as stream:
-            async for chunk in stream:
-                chunks.append(chunk)
-    except Exception as exc:  # anything at all: the test checks what it is
-        return chunks, exc
-    return chunks, None
+    return AnthropicProvider(config_for(url), **options)  # type: ignore[arg-type]
 
 
 async def run_fault(
+    shell: Shell,
     server: FaultServer,
     script: Script,
     expect: type[ProviderError] | None,
@@ -119,7 +112,8 @@ async def run_fault(
     limit: float = LIMIT,
     **options: object,
 ) -> Outcome:
-    """Run one scripted stream through the provider and check the invariants of every fault.
+    """Run one scripted stream through the provider (async or sync: ``shell``) and check the
+    invariants of every fault.
 
     ``expect``: the exact error class (None: the stream must complete). ``keep_alive``: the
     response was complete, so its connection may rest in the pool until the provider closes.
@@ -127,15 +121,16 @@ async def run_fault(
     """
     server.script = script
     async with no_leaks():
-        provider = provider_for(server.url, **options)
+        options.setdefault("max_retries", 0)
+        provider = shell.provider(config_for(server.url), **options)
         try:
             with anyio.fail_after(limit):
-                chunks, error = await consume(provider)
+                chunks, error = await shell.consume(provider, "", MESSAGES)
                 if not keep_alive:
                     # A connection that broke cannot be reused: the stream itself closed it.
                     await server.wait_closed()
         finally:
-            await provider.aclose()
+            await shell.close(provider)
         with anyio.fail_after(LIMIT):
             await server.wait_closed()
     server.check()
@@ -212,30 +207,39 @@ RESET_POINTS: dict[str, Callable[[Response], int]] = {
 
 @pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("point", list(RESET_POINTS))
-async def test_connection_reset(fault_server: FaultServer, framing: Framing, point: str) -> None:
+async def test_connection_reset(
+    shell: Shell, fault_server: FaultServer, framing: Framing, point: str
+) -> None:
     script = scripted(reply(framing), stop=RESET_POINTS[point], end="reset")
-    await run_fault(fault_server, script, NetworkError)
+    await run_fault(shell, fault_server, script, NetworkError)
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_close_in_the_middle_of_an_event(fault_server: FaultServer, framing: Framing) -> None:
+async def test_close_in_the_middle_of_an_event(
+    shell: Shell, fault_server: FaultServer, framing: Framing
+) -> None:
     response = reply(framing)
     stop = response.end_of(FIRST_DELTA + 1) - 12  # inside the second text event
-    await run_fault(fault_server, scripted(response, stop=stop, end="close"), NetworkError)
+    await run_fault(shell, fault_server, scripted(response, stop=stop, end="close"), NetworkError)
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_headers_then_immediate_close(fault_server: FaultServer, framing: Framing) -> None:
+async def test_headers_then_immediate_close(
+    shell: Shell, fault_server: FaultServer, framing: Framing
+) -> None:
     response = reply(framing)
     script = scripted(response, stop=len(response.head), end="close")
-    await run_fault(fault_server, script, NetworkError)
+    await run_fault(shell, fault_server, script, NetworkError)
 
 
 @pytest.mark.parametrize("where", ["before the head", "after the first text"])
-async def test_stall_longer_than_the_read_timeout(fault_server: FaultServer, where: str) -> None:
+async def test_stall_longer_than_the_read_timeout(
+    shell: Shell, fault_server: FaultServer, where: str
+) -> None:
     response = reply()
     stop = 0 if where == "before the head" else response.end_of(FIRST_DELTA)
     outcome = await run_fault(
+        shell,
         fault_server,
         scripted(response, stop=stop),  # then wait: the client must give up by itself
         NetworkError,
@@ -246,7 +250,9 @@ async def test_stall_longer_than_the_read_timeout(fault_server: FaultServer, whe
     assert outcome.text == ("" if stop == 0 else PIECES[0])
 
 
-async def test_retry_after_a_reset_before_the_response(fault_server: FaultServer) -> None:
+async def test_retry_after_a_reset_before_the_response(
+    shell: Shell, fault_server: FaultServer
+) -> None:
     attempts = 0
 
     async def script(conn: FaultConnection) -> None:
@@ -259,6 +265,7 @@ async def test_retry_after_a_reset_before_the_response(fault_server: FaultServer
             await conn.send(reply())
 
     outcome = await run_fault(
+        shell,
         fault_server,
         script,
         None,
@@ -270,10 +277,10 @@ async def test_retry_after_a_reset_before_the_response(fault_server: FaultServer
     assert_complete(outcome)
 
 
-async def test_no_retry_once_text_was_yielded(fault_server: FaultServer) -> None:
+async def test_no_retry_once_text_was_yielded(shell: Shell, fault_server: FaultServer) -> None:
     script = scripted(reply(), stop=RESET_POINTS["inside a text event"], end="reset")
     outcome = await run_fault(
-        fault_server, script, NetworkError, max_retries=2, retry_base_delay=0.01
+        shell, fault_server, script, NetworkError, max_retries=2, retry_base_delay=0.01
     )
     assert outcome.text == "".join(PIECES[:2])  # and never repeated: one connection only
 
@@ -283,10 +290,11 @@ async def test_no_retry_once_text_was_yielded(fault_server: FaultServer) -> None
 
 @pytest.mark.parametrize("framing", FRAMINGS)
 async def test_complete_stream_in_every_framing(
-    fault_server: FaultServer, framing: Framing
+    shell: Shell, fault_server: FaultServer, framing: Framing
 ) -> None:
     end: Literal["wait", "close"] = "close" if framing == "close" else "wait"
     outcome = await run_fault(
+        shell,
         fault_server,
         scripted(reply(framing), end=end),
         None,
@@ -295,7 +303,7 @@ async def test_complete_stream_in_every_framing(
     assert_complete(outcome)
 
 
-async def test_slow_drip_one_byte_at_a_time(fault_server: FaultServer) -> None:
+async def test_slow_drip_one_byte_at_a_time(shell: Shell, fault_server: FaultServer) -> None:
     # Every byte of the response (head, chunk sizes, event lines) is a write of its own, a few
     # milliseconds apart. A compact, data-only stream (as gateways send) keeps it short.
     def delta(text: str) -> dict[str, object]:
@@ -315,15 +323,17 @@ async def test_slow_drip_one_byte_at_a_time(fault_server: FaultServer) -> None:
     ]  # fmt: skip
     compact = [json.dumps(event, ensure_ascii=False, separators=(",", ":")) for event in events]
     response = Response([f"data: {event}\n\n".encode() for event in compact])
-    outcome = await run_fault(fault_server, scripted(response, drip=0.002), None, keep_alive=True)
+    outcome = await run_fault(
+        shell, fault_server, scripted(response, drip=0.002), None, keep_alive=True
+    )
     assert_complete(outcome, "Slow é drip 😀", (3, 9))
 
 
-async def test_a_single_ten_megabyte_text_delta(fault_server: FaultServer) -> None:
+async def test_a_single_ten_megabyte_text_delta(shell: Shell, fault_server: FaultServer) -> None:
     unit = 'long text é€😀 "quoted" \\ \n'
     text = unit * (10 * 2**20 // len(unit.encode()))
     outcome = await run_fault(
-        fault_server, scripted(Response(message_events([text]))), None, keep_alive=True
+        shell, fault_server, scripted(Response(message_events([text]))), None, keep_alive=True
     )
     assert_complete(outcome, text)
     assert len(text.encode()) > 10_000_000
@@ -344,23 +354,28 @@ def gzip_per_event(events: list[bytes]) -> list[bytes]:
 
 @pytest.mark.parametrize("encode", [gzip_whole, gzip_per_event])
 async def test_gzip_encoded_body(
-    fault_server: FaultServer, encode: Callable[[list[bytes]], list[bytes]]
+    shell: Shell, fault_server: FaultServer, encode: Callable[[list[bytes]], list[bytes]]
 ) -> None:
     headers = [*SSE_HEADERS, ("content-encoding", "gzip")]
     response = Response(encode(message_events(PIECES)), headers=headers)
     outcome = await run_fault(
-        fault_server, scripted(response), None, keep_alive=True, decode=gzip.decompress
+        shell, fault_server, scripted(response), None, keep_alive=True, decode=gzip.decompress
     )
     assert_complete(outcome)
 
 
-async def test_corrupt_gzip_body(fault_server: FaultServer) -> None:
+async def test_corrupt_gzip_body(shell: Shell, fault_server: FaultServer) -> None:
     header = gzip.compress(b"")[:10]
     response = Response(
         [header, b"\xff" * 64], headers=[*SSE_HEADERS, ("content-encoding", "gzip")]
     )
     await run_fault(
-        fault_server, scripted(response), ProviderError, match="DecodingError", decode=lambda _: b""
+        shell,
+        fault_server,
+        scripted(response),
+        ProviderError,
+        match="DecodingError",
+        decode=lambda _: b"",
     )
 
 
@@ -395,23 +410,34 @@ def text_delta_bytes(text: bytes, *, index: int = 0, named: bool = True) -> byte
         ),
     ],
 )
-async def test_invalid_utf8_inside_data(fault_server: FaultServer, events: list[bytes]) -> None:
-    await run_fault(fault_server, scripted(Response(events)), ProviderError, match="invalid")
+async def test_invalid_utf8_inside_data(
+    shell: Shell, fault_server: FaultServer, events: list[bytes]
+) -> None:
+    await run_fault(shell, fault_server, scripted(Response(events)), ProviderError, match="invalid")
 
 
-async def test_invalid_utf8_in_an_event_name_is_an_unknown_event(fault_server: FaultServer) -> None:
+async def test_invalid_utf8_in_an_event_name_is_an_unknown_event(
+    shell: Shell, fault_server: FaultServer
+) -> None:
     bad = text_delta_bytes(b"skipped").replace(b"event: content_block_delta", b"event: \xff\xfe")
     outcome = await run_fault(
-        fault_server, scripted(Response(with_event(FIRST_DELTA + 1, bad))), None, keep_alive=True
+        shell,
+        fault_server,
+        scripted(Response(with_event(FIRST_DELTA + 1, bad))),
+        None,
+        keep_alive=True,
     )
     assert_complete(outcome)  # unknown event kinds are skipped, as the API asks
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_200_with_an_empty_body(fault_server: FaultServer, framing: Framing) -> None:
+async def test_200_with_an_empty_body(
+    shell: Shell, fault_server: FaultServer, framing: Framing
+) -> None:
     end: Literal["wait", "close"] = "close" if framing == "close" else "wait"
     script = scripted(Response([], framing=framing), end=end)
     await run_fault(
+        shell,
         fault_server,
         script,
         NetworkError,
@@ -420,9 +446,10 @@ async def test_200_with_an_empty_body(fault_server: FaultServer, framing: Framin
     )
 
 
-async def test_duplicate_message_start(fault_server: FaultServer) -> None:
+async def test_duplicate_message_start(shell: Shell, fault_server: FaultServer) -> None:
     events = with_event(FIRST_DELTA + 2, START)
     await run_fault(
+        shell,
         fault_server,
         scripted(Response(events)),
         ProviderError,
@@ -430,19 +457,25 @@ async def test_duplicate_message_start(fault_server: FaultServer) -> None:
     )
 
 
-async def test_delta_for_a_block_never_started(fault_server: FaultServer) -> None:
+async def test_delta_for_a_block_never_started(shell: Shell, fault_server: FaultServer) -> None:
     events = with_event(FIRST_DELTA + 2, text_delta_bytes(b"orphan", index=1))
-    await run_fault(fault_server, scripted(Response(events)), ProviderError, match="never started")
+    await run_fault(
+        shell, fault_server, scripted(Response(events)), ProviderError, match="never started"
+    )
 
 
-async def test_midstream_error_event(fault_server: FaultServer) -> None:
+async def test_midstream_error_event(shell: Shell, fault_server: FaultServer) -> None:
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     events = [*message_events(PIECES)[: FIRST_DELTA + 2], sse("error", error)]
-    await run_fault(fault_server, scripted(Response(events)), OverloadedError, match="Overloaded")
+    await run_fault(
+        shell, fault_server, scripted(Response(events)), OverloadedError, match="Overloaded"
+    )
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_event_beyond_max_event_size(fault_server: FaultServer, framing: Framing) -> None:
+async def test_event_beyond_max_event_size(
+    shell: Shell, fault_server: FaultServer, framing: Framing
+) -> None:
     """An event that never ends: the client gives up at its bound, and the server could only
     push what socket buffers hold before the client closed (nothing grows without bound)."""
     limit = 64 * 1024
@@ -456,7 +489,7 @@ async def test_event_beyond_max_event_size(fault_server: FaultServer, framing: F
         await conn.send_forever(b"0" * 65536, chunked=framing == "chunked")
 
     outcome = await run_fault(
-        fault_server, script, ProviderError, match="max_event_size", max_event_size=limit
+        shell, fault_server, script, ProviderError, match="max_event_size", max_event_size=limit
     )
     assert outcome.text == PIECES[0]
     assert len(outcome.connections[0].body) < 64 * 2**20
@@ -471,12 +504,13 @@ BAD_GATEWAY = (
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_html_502(fault_server: FaultServer, framing: Framing) -> None:
+async def test_html_502(shell: Shell, fault_server: FaultServer, framing: Framing) -> None:
     response = Response(
         [BAD_GATEWAY], status=502, headers=[("content-type", "text/html")], framing=framing
     )
     end: Literal["wait", "close"] = "close" if framing == "close" else "wait"
     outcome = await run_fault(
+        shell,
         fault_server,
         scripted(response, end=end),
         ProviderError,
@@ -488,7 +522,9 @@ async def test_html_502(fault_server: FaultServer, framing: Framing) -> None:
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
-async def test_200_with_json_content_type(fault_server: FaultServer, framing: Framing) -> None:
+async def test_200_with_json_content_type(
+    shell: Shell, fault_server: FaultServer, framing: Framing
+) -> None:
     response = Response(
         [b'{"id": "msg_1", "content": []}'],
         headers=[("content-type", "application/json")],
@@ -496,6 +532,7 @@ async def test_200_with_json_content_type(fault_server: FaultServer, framing: Fr
     )
     end: Literal["wait", "close"] = "close" if framing == "close" else "wait"
     outcome = await run_fault(
+        shell,
         fault_server,
         scripted(response, end=end),
         ProviderError,
@@ -506,24 +543,26 @@ async def test_200_with_json_content_type(fault_server: FaultServer, framing: Fr
     assert outcome.error.status == 200
 
 
-async def test_garbage_instead_of_http(fault_server: FaultServer) -> None:
+async def test_garbage_instead_of_http(shell: Shell, fault_server: FaultServer) -> None:
     script = scripted(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", end="close")
-    await run_fault(fault_server, script, NetworkError, match="RemoteProtocolError")
+    await run_fault(shell, fault_server, script, NetworkError, match="RemoteProtocolError")
 
 
-async def test_invalid_chunk_size(fault_server: FaultServer) -> None:
+async def test_invalid_chunk_size(shell: Shell, fault_server: FaultServer) -> None:
     response = reply()
     head = response.wire[: response.end_of(0) + 2]  # head and the first chunk
     script = scripted(head + b"zz\r\nnot a chunk\r\n", end="close")
-    await run_fault(fault_server, script, NetworkError, match="RemoteProtocolError")
+    await run_fault(shell, fault_server, script, NetworkError, match="RemoteProtocolError")
 
 
-async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> None:
+async def test_json_error_body_with_invalid_utf8(shell: Shell, fault_server: FaultServer) -> None:
     body = b'{"type":"error","error":{"type":"api_error","message":"Internal \xff error"}}'
     response = Response(
         [body], status=500, headers=[("content-type", "application/json")], framing="length"
     )
-    outcome = await run_fault(fault_server, scripted(response), ProviderError, keep_alive=True)
+    outcome = await run_fault(
+        shell, fault_server, scripted(response), ProviderError, keep_alive=True
+    )
     error = outcome.error
     assert isinstance(error, ProviderError)
     assert error.status == 500
@@ -541,10 +580,14 @@ async def test_json_error_body_with_invalid_utf8(fault_server: FaultServer) -> N
     [("chunked", "reset"), ("close", "reset"), ("chunked", "close"), ("chunked", "wait")],
 )
 async def test_a_fault_after_message_stop_does_not_fail_the_message(
-    fault_server: FaultServer, framing: Framing, end: Literal["wait", "reset", "close"]
+    shell: Shell,
+    fault_server: FaultServer,
+    framing: Framing,
+    end: Literal["wait", "reset", "close"],
 ) -> None:
     response = Response(message_events(PIECES), framing=framing, terminate=False)
     outcome = await run_fault(
+        shell,
         fault_server,
         scripted(response, end=end),
         None,
@@ -566,24 +609,30 @@ ODD_HEADS = {
 
 
 @pytest.mark.parametrize("name", list(ODD_HEADS))
-async def test_protocol_oddities(fault_server: FaultServer, name: str) -> None:
-    await run_fault(fault_server, scripted(ODD_HEADS[name], end="close"), NetworkError)
+async def test_protocol_oddities(shell: Shell, fault_server: FaultServer, name: str) -> None:
+    # A 204 is a complete response: its connection may rest in the pool, and whether the
+    # server's FIN is seen before the response is closed is a race (a sync reader often wins).
+    keep_alive = name.startswith("204")
+    script = scripted(ODD_HEADS[name], end="close")
+    await run_fault(shell, fault_server, script, NetworkError, keep_alive=keep_alive)
 
 
-async def test_103_early_hints_before_the_stream(fault_server: FaultServer) -> None:
+async def test_103_early_hints_before_the_stream(shell: Shell, fault_server: FaultServer) -> None:
     async def script(conn: FaultConnection) -> None:
         await conn.read_request()
         await conn.send(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
         await conn.send(reply())
 
-    assert_complete(await run_fault(fault_server, script, None, keep_alive=True))
+    assert_complete(await run_fault(shell, fault_server, script, None, keep_alive=True))
 
 
-async def test_429_with_an_out_of_range_retry_after_date(fault_server: FaultServer) -> None:
+async def test_429_with_an_out_of_range_retry_after_date(
+    shell: Shell, fault_server: FaultServer
+) -> None:
     body = b'{"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}'
     headers = [
         ("content-type", "application/json"),
         ("retry-after", "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"),
     ]
     response = Response([body], status=429, headers=headers, framing="length")
-    await run_fault(fault_server, scripted(response), RateLimitError, keep_alive=True)
+    await run_fault(shell, fault_server, scripted(response), RateLimitError, keep_alive=True)

@@ -16,7 +16,7 @@ import re
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from provider import (
     NetworkError,
     ProviderConfig,
     ProviderError,
+    SyncAnthropicProvider,
 )
 from provider.stream import DEFAULT_MAX_EVENT_SIZE, ChunkDecoder
 
@@ -270,26 +271,63 @@ FAULTS: list[type[httpx.TransportError] | None] = [
 ]
 
 
+CONFIG = ProviderConfig(
+    model_id="claude-sonnet-4-5", model_info=MODELS["claude-sonnet-4-5"], api_key=KEY
+)
+MESSAGES = [Message(role="user", content="Hi")]
+# The async provider under each event loop, and its sync twin (which runs none).
+BACKENDS = ["asyncio", "trio", "sync"]
+
+
 def provider(client: httpx.AsyncClient) -> AnthropicProvider:
-    config = ProviderConfig(
-        model_id="claude-sonnet-4-5", model_info=MODELS["claude-sonnet-4-5"], api_key=KEY
-    )
-    return AnthropicProvider(config, http_client=client, max_retries=0)
+    return AnthropicProvider(CONFIG, http_client=client, max_retries=0)
 
 
-async def stream_through(
+def body_of(pieces: list[bytes], fault: tuple[int, type[Exception]] | None) -> Iterator[bytes]:
+    for index, piece in enumerate(pieces):
+        if fault is not None and index == fault[0]:
+            raise fault[1]("injected")
+        yield piece
+    if fault is not None and fault[0] >= len(pieces):
+        raise fault[1]("injected")
+
+
+def stream_through(
+    backend: str,
+    status: int,
+    headers: dict[str, str],
+    pieces: list[bytes],
+    fault: tuple[int, type[Exception]] | None,
+) -> tuple[list[MessageStreamChunk], Exception | None]:
+    """The chunks and the error of one response served by MockTransport to the ``backend``'s
+    provider."""
+    if backend != "sync":
+        return anyio.run(stream_async, status, headers, pieces, fault, backend=backend)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, content=body_of(pieces, fault))
+
+    chunks: list[MessageStreamChunk] = []
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        p = SyncAnthropicProvider(CONFIG, http_client=client, max_retries=0)
+        try:
+            with closing(p.create_message("", MESSAGES)) as stream:
+                for chunk in stream:
+                    chunks.append(chunk)
+        except Exception as exc:  # checked by the caller: must be a ProviderError
+            return chunks, exc
+    return chunks, None
+
+
+async def stream_async(
     status: int,
     headers: dict[str, str],
     pieces: list[bytes],
     fault: tuple[int, type[Exception]] | None,
 ) -> tuple[list[MessageStreamChunk], Exception | None]:
     async def body() -> Any:
-        for index, piece in enumerate(pieces):
-            if fault is not None and index == fault[0]:
-                raise fault[1]("injected")
+        for piece in body_of(pieces, fault):
             yield piece
-        if fault is not None and fault[0] >= len(pieces):
-            raise fault[1]("injected")
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, headers=headers, content=body())
@@ -298,9 +336,7 @@ async def stream_through(
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         try:
             with anyio.fail_after(BOUND):
-                async with aclosing(
-                    provider(client).create_message("", [Message(role="user", content="Hi")])
-                ) as stream:
+                async with aclosing(provider(client).create_message("", MESSAGES)) as stream:
                     async for chunk in stream:
                         chunks.append(chunk)
         except Exception as exc:  # checked by the caller: must be a ProviderError
@@ -314,7 +350,7 @@ def check_error(error: Exception | None) -> None:
         assert KEY not in str(error) and KEY not in repr(error)
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @PROVIDER
 @given(
     data=MUTATED,
@@ -335,7 +371,7 @@ def test_provider_on_mutated_fixture_streams(
         headers["content-encoding"] = "gzip"
         wire = gzip.compress(data)
     pieces = cut(wire, points)
-    chunks, error = anyio.run(stream_through, 200, headers, pieces, fault, backend=backend)
+    chunks, error = stream_through(backend, 200, headers, pieces, fault)
     check_error(error)
 
     # What a correct client yields: the decoder's chunks for the bytes that got through.
@@ -365,7 +401,7 @@ def _gunzip_prefix(data: bytes) -> bytes:
     return zlib.decompressobj(wbits=31).decompress(data)
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @PROVIDER
 @given(
     status=st.sampled_from([200, 201, 400, 401, 403, 404, 413, 429, 500, 502, 503, 529]),
@@ -379,9 +415,7 @@ def test_provider_on_any_response(
     backend: str, status: int, content_type: str, body: bytes, points: list[int]
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
-    chunks, error = anyio.run(
-        stream_through, status, headers, cut(body, points), None, backend=backend
-    )
+    chunks, error = stream_through(backend, status, headers, cut(body, points), None)
     check_error(error)
     if status >= 300:
         assert not chunks and isinstance(error, ProviderError) and error.status == status
@@ -390,7 +424,7 @@ def test_provider_on_any_response(
 API_ERROR = b'{"type":"error","error":{"type":"api_error","message":"%s"}}'
 
 
-@pytest.mark.parametrize("backend", ["asyncio"])
+@pytest.mark.parametrize("backend", ["asyncio", "sync"])
 @settings(DECODER, max_examples=40, phases=[Phase.explicit, Phase.generate])
 @given(
     status=st.sampled_from([429, 500, 529]),
@@ -407,8 +441,6 @@ def test_provider_on_api_error_bodies(
     headers = {"content-type": "application/json"}
     if retry_after is not None:
         headers["retry-after"] = retry_after
-    _, error = anyio.run(
-        stream_through, status, headers, [API_ERROR % message], None, backend=backend
-    )
+    _, error = stream_through(backend, status, headers, [API_ERROR % message], None)
     check_error(error)
     assert isinstance(error, ProviderError) and error.status == status

@@ -1,0 +1,160 @@
+"""Both shells behind one small interface, so that a suite written once runs against
+``AnthropicProvider`` and ``SyncAnthropicProvider`` alike (the ``shell`` fixture in
+``tests/conftest.py`` parametrises it).
+
+The tests' servers run on the test's event loop, so the sync provider is driven from a worker
+thread here; the provider itself starts no thread. Each method returns what the caller saw,
+and the test checks it exactly as for the async provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import aclosing, closing
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from provider import (
+    AnthropicProvider,
+    Message,
+    MessageStreamChunk,
+    ProviderConfig,
+    SyncAnthropicProvider,
+)
+
+__all__ = ["SHELLS", "STOPS", "AsyncShell", "Shell", "Stop", "SyncShell"]
+
+#: How a caller leaves a stream early: ``break`` inside ``aclosing``/``closing``, the
+#: generator's ``aclose()``/``close()``, or an exception raised in the caller's loop.
+Stop = Literal["break", "close", "raise"]
+STOPS: tuple[Stop, ...] = ("break", "close", "raise")
+
+Chunks = list[MessageStreamChunk]
+Provider = Any  # AnthropicProvider | SyncAnthropicProvider: each shell takes its own
+
+
+class _Raised(Exception):
+    """The caller's own exception, raised inside its loop."""
+
+
+class AsyncShell:
+    name = "async"
+
+    def provider(self, config: ProviderConfig, **options: Any) -> AnthropicProvider:
+        return AnthropicProvider(config, **options)
+
+    async def consume(
+        self, p: AnthropicProvider, system: str, messages: Sequence[Message], **kw: Any
+    ) -> tuple[Chunks, Exception | None]:
+        """Every chunk until the stream ends, and the exception it ended with (None: none)."""
+        chunks: Chunks = []
+        try:
+            async with aclosing(p.create_message(system, messages, **kw)) as stream:
+                async for chunk in stream:
+                    chunks.append(chunk)
+        except Exception as exc:  # anything at all: the test checks what it is
+            return chunks, exc
+        return chunks, None
+
+    async def stop_at(
+        self,
+        p: AnthropicProvider,
+        messages: Sequence[Message],
+        until: Callable[[MessageStreamChunk], bool],
+        how: Stop,
+    ) -> Chunks:
+        """Read chunks up to the first for which ``until`` is true, then leave as ``how`` says."""
+        chunks: Chunks = []
+        if how == "close":
+            stream = p.create_message("", messages)
+            while not until(chunk := await anext(stream)):
+                chunks.append(chunk)
+            chunks.append(chunk)
+            await stream.aclose()
+            return chunks
+        try:
+            async with aclosing(p.create_message("", messages)) as stream:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    if until(chunk):
+                        if how == "raise":
+                            raise _Raised
+                        break
+        except _Raised:
+            pass
+        return chunks
+
+    async def close(self, p: AnthropicProvider) -> None:
+        await p.aclose()
+
+
+class SyncShell:
+    name = "sync"
+
+    def provider(self, config: ProviderConfig, **options: Any) -> SyncAnthropicProvider:
+        return SyncAnthropicProvider(config, **options)
+
+    async def consume(
+        self, p: SyncAnthropicProvider, system: str, messages: Sequence[Message], **kw: Any
+    ) -> tuple[Chunks, Exception | None]:
+        def run() -> tuple[Chunks, Exception | None]:
+            chunks: Chunks = []
+            try:
+                with closing(p.create_message(system, messages, **kw)) as stream:
+                    for chunk in stream:
+                        chunks.append(chunk)
+            except Exception as exc:
+                return chunks, exc
+            return chunks, None
+
+        return await _in_thread(run)
+
+    async def stop_at(
+        self,
+        p: SyncAnthropicProvider,
+        messages: Sequence[Message],
+        until: Callable[[MessageStreamChunk], bool],
+        how: Stop,
+    ) -> Chunks:
+        def run() -> Chunks:
+            chunks: Chunks = []
+            if how == "close":
+                stream = p.create_message("", messages)
+                while not until(chunk := next(stream)):
+                    chunks.append(chunk)
+                chunks.append(chunk)
+                stream.close()
+                return chunks
+            if how == "break":
+                with closing(p.create_message("", messages)) as stream:
+                    for chunk in stream:
+                        chunks.append(chunk)
+                        if until(chunk):
+                            break
+                return chunks
+            try:
+                # A bare loop, as most sync code writes it: the exception drops the only
+                # reference to the generator, which CPython closes at once.
+                for chunk in p.create_message("", messages):
+                    chunks.append(chunk)
+                    if until(chunk):
+                        raise _Raised
+            except _Raised:
+                pass
+            return chunks
+
+        return await _in_thread(run)
+
+    async def close(self, p: SyncAnthropicProvider) -> None:
+        p.close()
+
+
+async def _in_thread(run: Callable[[], Any]) -> Any:
+    # abandon_on_cancel: a test's deadline fails the test instead of waiting on a hung read.
+    return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+
+
+Shell = AsyncShell | SyncShell
+SHELLS: dict[str, Shell] = {"async": AsyncShell(), "sync": SyncShell()}
