@@ -169,3 +169,19 @@ def test_a_malformed_argument_raises_on_first_use_before_any_io() -> None:
     with pytest.raises(ProviderError):
         next(stream)
     assert p._client is None
+
+
+@pytest.mark.anyio
+async def test_the_readme_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Synchronous use", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    async with ReplayServer(FIXTURES / "haiku.sse") as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        with anyio.fail_after(LIMIT):
+            await anyio.to_thread.run_sync(exec, code, {})
+    assert capsys.readouterr().out.startswith("Bytes drift down the wire,")
+    assert len(server.requests) == 1
