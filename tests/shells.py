@@ -9,8 +9,8 @@ and the test checks it exactly as for the async provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import aclosing, closing
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager, closing
 from typing import Any, Literal
 
 import anyio
@@ -39,7 +39,38 @@ class _Raised(Exception):
     """The caller's own exception, raised inside its loop."""
 
 
-class AsyncShell:
+class _Shell:
+    """What both shells build from their own ``provider``, ``consume`` and ``close``."""
+
+    def provider(self, config: ProviderConfig, **options: Any) -> Provider:
+        raise NotImplementedError
+
+    async def consume(
+        self, p: Provider, system: str, messages: Sequence[Message], **kw: Any
+    ) -> tuple[Chunks, Exception | None]:
+        raise NotImplementedError
+
+    async def close(self, p: Provider) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def opened(self, config: ProviderConfig, **options: Any) -> AsyncIterator[Provider]:
+        """A provider, closed (``aclose()`` or ``close()``) when the block ends."""
+        p = self.provider(config, **options)
+        try:
+            yield p
+        finally:
+            await self.close(p)
+
+    async def chunks(self, p: Provider, system: str, messages: Sequence[Message]) -> Chunks:
+        """Every chunk of one stream; its error, if any, is raised."""
+        chunks, error = await self.consume(p, system, messages)
+        if error is not None:
+            raise error
+        return chunks
+
+
+class AsyncShell(_Shell):
     name = "async"
 
     def provider(self, config: ProviderConfig, **options: Any) -> AnthropicProvider:
@@ -90,7 +121,7 @@ class AsyncShell:
         await p.aclose()
 
 
-class SyncShell:
+class SyncShell(_Shell):
     name = "sync"
 
     def provider(self, config: ProviderConfig, **options: Any) -> SyncAnthropicProvider:

@@ -1,10 +1,13 @@
 """The client through a real HTTP forward proxy (tinyproxy): by ``proxy=``, by ``HTTP_PROXY`` /
 ``HTTPS_PROXY`` (read when the provider makes its client, i.e. on the first request) and past it
-by ``NO_PROXY``. The proxy's log and the ``Via`` header it adds prove which way traffic went."""
+by ``NO_PROXY``. The proxy's log and the ``Via`` header it adds prove which way traffic went.
+Tests that take ``shell`` run against the sync twin too."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -27,6 +30,7 @@ from tests.gateway_support import (
     nginx_gateway,
     self_signed_certificate,
 )
+from tests.shells import Shell
 
 # Each test runs on every transport the provider can choose for its own client.
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
@@ -50,14 +54,24 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def provider(base_url: str, proxy: str | None = None) -> AnthropicProvider:
-    config = ProviderConfig(
+def config(base_url: str) -> ProviderConfig:
+    return ProviderConfig(
         model_id="claude-sonnet-4-5",
         model_info=MODELS["claude-sonnet-4-5"],
         api_key=KEY,
         base_url=base_url,
     )
-    return AnthropicProvider(config, max_retries=0, proxy=proxy)
+
+
+def provider(base_url: str, proxy: str | None = None) -> AnthropicProvider:
+    return AnthropicProvider(config(base_url), max_retries=0, proxy=proxy)
+
+
+def opened(
+    shell: Shell, base_url: str, proxy: str | None = None
+) -> AbstractAsyncContextManager[Any]:
+    """The ``shell``'s provider (async or sync), closed when the block ends."""
+    return shell.opened(config(base_url), max_retries=0, proxy=proxy)
 
 
 def messages() -> list[Message]:
@@ -69,19 +83,24 @@ async def collect(p: AnthropicProvider) -> list[MessageStreamChunk]:
         return [chunk async for chunk in p.create_message("", messages())]
 
 
+async def chunks_of(shell: Shell, p: Any) -> list[MessageStreamChunk]:
+    with anyio.fail_after(LIMIT):
+        return await shell.chunks(p, "", messages())
+
+
 def text_of(chunks: list[MessageStreamChunk]) -> str:
     return "".join(c.text for c in chunks if isinstance(c, TextChunk))
 
 
 async def test_proxy_argument_sends_the_stream_through_the_proxy(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     async with ReplayServer(HAIKU) as server:
         async with provider(server.url) as direct:
             expected = await collect(direct)
         with forward_proxy(tmp_path) as proxy:
-            async with provider(server.url, proxy=proxy.url) as p:
-                chunks = await collect(p)
+            async with opened(shell, server.url, proxy=proxy.url) as p:
+                chunks = await chunks_of(shell, p)
     assert chunks == expected
     assert text_of(chunks) == HAIKU_TEXT
     # The proxy forwarded one absolute-form request; the upstream saw the proxy's Via header.
@@ -115,15 +134,14 @@ async def test_first_chunk_arrives_through_the_proxy_while_the_upstream_holds(
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
 async def test_proxy_from_the_environment(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, variable: str
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch, variable: str
 ) -> None:
     async with ReplayServer(HAIKU) as server:
         with forward_proxy(tmp_path) as proxy:
             # The provider makes its client on the first request: that is when the variable counts.
-            p = provider(server.url)
-            clean_env.setenv(variable, proxy.url)
-            async with p:
-                chunks = await collect(p)
+            async with opened(shell, server.url) as p:
+                clean_env.setenv(variable, proxy.url)
+                chunks = await chunks_of(shell, p)
     assert text_of(chunks) == HAIKU_TEXT
     assert proxy.requests() == [("POST", f"{server.url}/v1/messages")]
     assert proxy.via in server.requests[0].headers["via"]
@@ -131,34 +149,34 @@ async def test_proxy_from_the_environment(
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])
 async def test_no_proxy_bypasses_the_proxy(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, no_proxy: str
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch, no_proxy: str
 ) -> None:
     async with ReplayServer(HAIKU) as server:
         with forward_proxy(tmp_path) as proxy:
             clean_env.setenv("HTTP_PROXY", proxy.url)
             clean_env.setenv("NO_PROXY", no_proxy)
-            async with provider(server.url) as p:
-                chunks = await collect(p)
+            async with opened(shell, server.url) as p:
+                chunks = await chunks_of(shell, p)
     assert text_of(chunks) == HAIKU_TEXT
     assert proxy.requests() == []
     assert "via" not in server.requests[0].headers
 
 
 async def test_https_proxy_does_not_apply_to_a_plain_http_base_url(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     # HTTPS_PROXY is for https targets (the real API); a local http gateway goes direct.
     async with ReplayServer(HAIKU) as server:
         with forward_proxy(tmp_path) as proxy:
             clean_env.setenv("HTTPS_PROXY", proxy.url)
-            async with provider(server.url) as p:
-                chunks = await collect(p)
+            async with opened(shell, server.url) as p:
+                chunks = await chunks_of(shell, p)
     assert text_of(chunks) == HAIKU_TEXT
     assert proxy.requests() == []
 
 
 async def test_https_proxy_tunnels_to_an_https_gateway(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     # The real API's path: https through HTTPS_PROXY, the proxy sees only CONNECT, never the key.
     certificate = self_signed_certificate(tmp_path)
@@ -169,8 +187,8 @@ async def test_https_proxy_tunnels_to_an_https_gateway(
         ):
             clean_env.setenv("HTTPS_PROXY", proxy.url)
             clean_env.setenv("SSL_CERT_FILE", str(certificate.cert))
-            async with provider(gateway.url) as p:
-                chunks = await collect(p)
+            async with opened(shell, gateway.url) as p:
+                chunks = await chunks_of(shell, p)
     assert gateway.url.startswith("https://")
     assert text_of(chunks) == HAIKU_TEXT
     assert proxy.requests() == [("CONNECT", f"127.0.0.1:{gateway.port}")]
@@ -182,16 +200,16 @@ async def test_https_proxy_tunnels_to_an_https_gateway(
 # the request body, so the kernel resets the connection while the client reads the error page.
 
 
-async def refused_by_proxy(tmp_path: Path, bad_credentials: bool) -> ProviderError:
+async def refused_by_proxy(shell: Shell, tmp_path: Path, bad_credentials: bool) -> ProviderError:
     """The error for a request the proxy refuses: a dead upstream, or wrong proxy credentials."""
     async with ReplayServer(HAIKU) as server:
         auth = ("alice", "proxy-pass-3e8")
         with forward_proxy(tmp_path, basic_auth=auth if bad_credentials else None) as proxy:
             target = server.url if bad_credentials else f"http://127.0.0.1:{closed_port()}"
             url = proxy.url.replace("http://", "http://alice:wrong-pass-77a@")
-            async with provider(target, proxy=url if bad_credentials else proxy.url) as p:
+            async with opened(shell, target, proxy=url if bad_credentials else proxy.url) as p:
                 with pytest.raises(ProviderError) as caught:
-                    await collect(p)
+                    await chunks_of(shell, p)
             assert len(proxy.requests()) == 1  # it went to the proxy
     assert server.requests == []  # nothing reached (or went around the proxy to) the upstream
     return caught.value
@@ -199,9 +217,9 @@ async def refused_by_proxy(tmp_path: Path, bad_credentials: bool) -> ProviderErr
 
 @pytest.mark.parametrize("bad_credentials", [False, True], ids=["dead-upstream", "bad-auth"])
 async def test_a_request_the_proxy_refuses_is_an_error_without_secrets(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch, bad_credentials: bool
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch, bad_credentials: bool
 ) -> None:
-    error = await refused_by_proxy(tmp_path, bad_credentials)
+    error = await refused_by_proxy(shell, tmp_path, bad_credentials)
     for text in (str(error), repr(error), repr(error.args), str(error.__cause__)):
         assert KEY not in text
         assert "wrong-pass-77a" not in text
@@ -217,6 +235,7 @@ async def test_a_request_the_proxy_refuses_is_an_error_without_secrets(
     ids=["dead-upstream", "bad-auth"],
 )
 async def test_a_request_the_proxy_refuses_keeps_the_proxy_status(
+    shell: Shell,
     tmp_path: Path,
     clean_env: pytest.MonkeyPatch,
     bad_credentials: bool,
@@ -224,7 +243,7 @@ async def test_a_request_the_proxy_refuses_keeps_the_proxy_status(
     cls: type[ProviderError],
     title: str,
 ) -> None:
-    error = await refused_by_proxy(tmp_path, bad_credentials)
+    error = await refused_by_proxy(shell, tmp_path, bad_credentials)
     assert type(error) is cls
     assert error.status == status
     # The proxy's page, read before the reset: its status and title, not a bare NetworkError.
@@ -233,21 +252,23 @@ async def test_a_request_the_proxy_refuses_keeps_the_proxy_status(
 
 
 async def test_proxy_credentials_in_the_proxy_url_are_used(
-    tmp_path: Path, clean_env: pytest.MonkeyPatch
+    shell: Shell, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     async with ReplayServer(HAIKU) as server:
         with forward_proxy(tmp_path, basic_auth=("alice", "proxy-pass-3e8")) as proxy:
             url = proxy.url.replace("http://", "http://alice:proxy-pass-3e8@")
-            async with provider(server.url, proxy=url) as p:
-                chunks = await collect(p)
+            async with opened(shell, server.url, proxy=url) as p:
+                chunks = await chunks_of(shell, p)
     assert text_of(chunks) == HAIKU_TEXT
     assert len(proxy.requests()) == 1
     assert "proxy-authorization" not in server.requests[0].headers  # the proxy consumed it
 
 
-async def test_unreachable_proxy_is_a_network_error(clean_env: pytest.MonkeyPatch) -> None:
+async def test_unreachable_proxy_is_a_network_error(
+    shell: Shell, clean_env: pytest.MonkeyPatch
+) -> None:
     dead_proxy = f"http://127.0.0.1:{closed_port()}"
-    async with ReplayServer(HAIKU) as server, provider(server.url, proxy=dead_proxy) as p:
+    async with ReplayServer(HAIKU) as server, opened(shell, server.url, proxy=dead_proxy) as p:
         with pytest.raises(NetworkError):
-            await collect(p)
+            await chunks_of(shell, p)
     assert server.requests == []  # nothing went around the proxy
