@@ -1,7 +1,8 @@
 """The credentials never leave the request: not in a repr, an error (its str, repr, args or the
 httpx exception chained as its cause, even when a server echoes the key back), a log record at
 DEBUG during a stream with retries, or a recorded fixture. Plus the rules that keep them on the
-intended host: a redirect is never followed, and errors carry the request id."""
+intended host: a redirect is never followed, and errors carry the request id. The tests that
+take ``shell`` run against the sync twin too."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pprint
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -37,6 +39,7 @@ from provider.errors import error_for
 from provider.replay import RecordingTransport
 from provider.serve import ReplayServer
 from tests.gateway_support import Reply, ScriptedUpstream, SeenRequest, closed_port
+from tests.shells import SHELLS, Shell
 
 # Each test runs on every transport the provider can choose for its own client.
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
@@ -72,9 +75,10 @@ def messages() -> list[Message]:
     return [Message(role="user", content="Hi")]
 
 
-async def collect(p: AnthropicProvider) -> list[MessageStreamChunk]:
+async def collect(shell: Shell, p: Any) -> list[MessageStreamChunk]:
+    """The chunks of one stream from ``p``, the ``shell``'s provider (async or sync)."""
     with anyio.fail_after(LIMIT):
-        return [chunk async for chunk in p.create_message("", messages())]
+        return await shell.chunks(p, "", messages())
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -92,9 +96,9 @@ def everything_about(error: BaseException) -> list[str]:
     return texts
 
 
-async def error_of(p: AnthropicProvider) -> ProviderError:
+async def error_of(shell: Shell, p: Any) -> ProviderError:
     with pytest.raises(ProviderError) as caught:
-        await collect(p)
+        await collect(shell, p)
     return caught.value
 
 
@@ -205,42 +209,45 @@ ECHOES = {
 
 @pytest.mark.parametrize("reply", ECHOES.values(), ids=ECHOES.keys())
 async def test_a_key_echoed_by_the_server_is_masked_in_the_error(
+    shell: Shell,
     reply: Callable[[SeenRequest], Reply],
 ) -> None:
-    async with ScriptedUpstream(reply) as upstream:
-        p = AnthropicProvider(config(base_url=upstream.url, headers=None))
-        async with p:
-            error = await error_of(p)
+    async with (
+        ScriptedUpstream(reply) as upstream,
+        shell.opened(config(base_url=upstream.url, headers=None)) as p,
+    ):
+        error = await error_of(shell, p)
     assert upstream.seen[0].headers["x-api-key"] == KEY  # the server did have it to echo
     assert_no_secret(*everything_about(error))
 
 
 @pytest.mark.parametrize("reply", ECHOES.values(), ids=ECHOES.keys())
 async def test_a_gateway_token_echoed_by_the_server_is_masked_in_the_error(
+    shell: Shell,
     reply: Callable[[SeenRequest], Reply],
 ) -> None:
     async with ScriptedUpstream(reply) as upstream:
         cfg = config(api_key=None, auth_token=TOKEN, base_url=upstream.url)
-        async with AnthropicProvider(cfg, max_retries=0) as p:
-            error = await error_of(p)
+        async with shell.opened(cfg, max_retries=0) as p:
+            error = await error_of(shell, p)
     assert upstream.seen[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert_no_secret(*everything_about(error))
 
 
-async def test_transport_errors_chained_as_causes_carry_no_secret() -> None:
+async def test_transport_errors_chained_as_causes_carry_no_secret(shell: Shell) -> None:
     cfg = config(auth_token=TOKEN, base_url=f"http://127.0.0.1:{closed_port()}")
-    async with AnthropicProvider(cfg, max_retries=0) as p:
-        error = await error_of(p)
+    async with shell.opened(cfg, max_retries=0) as p:
+        error = await error_of(shell, p)
     assert isinstance(error, NetworkError)
     assert isinstance(error.__cause__, httpx.ConnectError)
     assert_no_secret(*everything_about(error))
 
 
-async def test_a_read_timeout_chained_as_cause_carries_no_secret() -> None:
+async def test_a_read_timeout_chained_as_cause_carries_no_secret(shell: Shell) -> None:
     async with ReplayServer(HAIKU, pause_after_events=1) as server:
         cfg = config(auth_token=TOKEN, base_url=server.url)
-        async with AnthropicProvider(cfg, max_retries=0, timeout=0.2) as p:
-            error = await error_of(p)
+        async with shell.opened(cfg, max_retries=0, timeout=0.2) as p:
+            error = await error_of(shell, p)
         server.resume.set()
     assert isinstance(error, NetworkError)
     assert isinstance(error.__cause__, httpx.ReadTimeout)
@@ -255,12 +262,13 @@ BAD_CREDENTIALS = {
 
 
 @pytest.mark.parametrize("bad", BAD_CREDENTIALS.values(), ids=BAD_CREDENTIALS.keys())
-async def test_a_credential_that_cannot_be_sent_is_refused_without_quoting_it(bad: str) -> None:
+async def test_a_credential_that_cannot_be_sent_is_refused_without_quoting_it(
+    shell: Shell, bad: str
+) -> None:
     async with ReplayServer(HAIKU) as server:
         try:
-            p = AnthropicProvider(config(api_key=bad, base_url=server.url), max_retries=0)
-            async with p:
-                await collect(p)
+            async with shell.opened(config(api_key=bad, base_url=server.url), max_retries=0) as p:
+                await collect(shell, p)
         except ProviderError as e:
             error: BaseException = e
         except Exception as e:  # anything else escaping is the bug this test is about
@@ -272,12 +280,12 @@ async def test_a_credential_that_cannot_be_sent_is_refused_without_quoting_it(ba
     assert_no_secret(*everything_about(error))
 
 
-async def test_a_password_in_the_base_url_is_not_quoted_in_errors() -> None:
+async def test_a_password_in_the_base_url_is_not_quoted_in_errors(shell: Shell) -> None:
     password = "pw-KEYSAFETY-url-41f"
     cfg = config(base_url=f"http://user:{password}@127.0.0.1:{closed_port()}/gw")
     try:
-        async with AnthropicProvider(cfg, max_retries=0) as p:
-            await collect(p)
+        async with shell.opened(cfg, max_retries=0) as p:
+            await collect(shell, p)
     except ProviderError as e:
         texts = everything_about(e)
     for text in texts:
@@ -315,7 +323,11 @@ def all_log_text(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def logged_stream(
-    caplog: pytest.LogCaptureFixture, cfg: ProviderConfig, echo_secret: bool, transport: str
+    shell: Shell,
+    caplog: pytest.LogCaptureFixture,
+    cfg: ProviderConfig,
+    echo_secret: bool,
+    transport: str,
 ) -> str:
     caplog.set_level(logging.DEBUG)
     # The loggers of the HTTP stack in use: httpcore's under httpx's transport; aiohttp's
@@ -325,8 +337,8 @@ async def logged_stream(
         caplog.set_level(logging.DEBUG, logger=name)
     async with ScriptedUpstream(flaky_then_stream(echo_secret)) as upstream:
         cfg = msgspec.structs.replace(cfg, base_url=upstream.url)
-        async with AnthropicProvider(cfg, max_retries=2, retry_base_delay=0.0) as p:
-            chunks = await collect(p)
+        async with shell.opened(cfg, max_retries=2, retry_base_delay=0.0) as p:
+            chunks = await collect(shell, p)
     assert len(upstream.seen) == 3  # two refusals, then the stream
     names = {record.name.split(".")[0] for record in caplog.records}
     assert speaking <= names  # every logger did speak at DEBUG
@@ -336,20 +348,19 @@ async def logged_stream(
 
 @pytest.mark.parametrize("echo_secret", [False, True], ids=["plain", "server-echoes-key"])
 async def test_no_log_record_at_debug_holds_a_secret_during_a_stream_with_retries(
-    caplog: pytest.LogCaptureFixture, echo_secret: bool, http_transport: str
+    shell: Shell, caplog: pytest.LogCaptureFixture, echo_secret: bool, http_transport: str
 ) -> None:
     # Only the key here: its shape is what the masking recognises (the gateway secrets below).
-    text = await logged_stream(caplog, config(headers=None), echo_secret, http_transport)
+    text = await logged_stream(shell, caplog, config(headers=None), echo_secret, http_transport)
     assert text.startswith("Bytes drift")
     assert_no_secret(*all_log_text(caplog))
 
 
 async def test_no_log_record_holds_a_gateway_token_the_server_echoed(
-    caplog: pytest.LogCaptureFixture, http_transport: str
+    shell: Shell, caplog: pytest.LogCaptureFixture, http_transport: str
 ) -> None:
-    await logged_stream(
-        caplog, config(api_key=None, auth_token=TOKEN), echo_secret=True, transport=http_transport
-    )
+    cfg = config(api_key=None, auth_token=TOKEN)
+    await logged_stream(shell, caplog, cfg, echo_secret=True, transport=http_transport)
     assert_no_secret(*all_log_text(caplog))
 
 
@@ -379,7 +390,7 @@ async def record(tmp_path: Path, reply: Callable[[SeenRequest], Reply]) -> Provi
                 config(auth_token=TOKEN, base_url=upstream.url), http_client=client, max_retries=0
             )
             try:
-                await collect(p)
+                await collect(SHELLS["async"], p)
             except ProviderError as e:
                 return e
     return None
@@ -428,7 +439,7 @@ async def test_a_normal_recorded_error_holds_no_secret(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 async def test_a_redirect_is_an_error_naming_the_location_and_is_not_followed(
-    tmp_path: Path, status: int
+    shell: Shell, tmp_path: Path, status: int
 ) -> None:
     async with ReplayServer(HAIKU) as elsewhere:
         location = f"{elsewhere.url}/v1/messages"
@@ -436,10 +447,11 @@ async def test_a_redirect_is_an_error_naming_the_location_and_is_not_followed(
         meta = {"status": status, "headers": {"content-type": "application/json",
                                               "location": location}}  # fmt: skip
         (tmp_path / "moved.meta.json").write_text(json.dumps(meta))
-        async with ReplayServer(tmp_path / "moved.json") as gateway:
-            p = AnthropicProvider(config(base_url=gateway.url))
-            async with p:
-                error = await error_of(p)
+        async with (
+            ReplayServer(tmp_path / "moved.json") as gateway,
+            shell.opened(config(base_url=gateway.url)) as p,
+        ):
+            error = await error_of(shell, p)
     assert type(error) is ProviderError
     assert error.status == status
     assert location in error.message
@@ -460,11 +472,11 @@ ERROR_FIXTURES = [
 
 
 @pytest.mark.parametrize("fixture", ERROR_FIXTURES)
-async def test_errors_carry_the_request_id(fixture: str) -> None:
+async def test_errors_carry_the_request_id(shell: Shell, fixture: str) -> None:
     async with ReplayServer(FIXTURES) as server:
         cfg = config(base_url=server.url, headers={"x-provider-fixture": fixture})
-        async with AnthropicProvider(cfg, max_retries=0) as p:
-            error = await error_of(p)
+        async with shell.opened(cfg, max_retries=0) as p:
+            error = await error_of(shell, p)
     (request,) = server.requests
     assert request.fixture == fixture
     if fixture == "midstream_overloaded":
