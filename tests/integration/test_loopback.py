@@ -1,10 +1,12 @@
 """The project client against a real 127.0.0.1 server: chunks leave as they arrive, stopping
-early closes the connection, and a base URL with a path prefix is honoured."""
+early closes the connection, and a base URL with a path prefix is honoured (by the sync twin
+too: the tests that take ``shell``)."""
 
 from __future__ import annotations
 
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -18,6 +20,7 @@ from provider import (
     TextChunk,
 )
 from provider.serve import ReplayServer
+from tests.shells import Shell
 
 # Each test runs on every transport the provider can choose for its own client.
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("http_transport")]
@@ -28,14 +31,22 @@ FIRST_TEXT_EVENT = 4
 LIMIT = 10  # seconds: a hang fails the test instead of the suite
 
 
-def client(url: str) -> AnthropicProvider:
-    config = ProviderConfig(
+def config(url: str) -> ProviderConfig:
+    return ProviderConfig(
         model_id="claude-sonnet-4-5",
         model_info=MODELS["claude-sonnet-4-5"],
         api_key="sk-ant-loopback-test",
         base_url=url,
     )
-    return AnthropicProvider(config, max_retries=0)
+
+
+def client(url: str) -> AnthropicProvider:
+    return AnthropicProvider(config(url), max_retries=0)
+
+
+def opened(shell: Shell, url: str) -> AbstractAsyncContextManager[Any]:
+    """The ``shell``'s provider (async or its sync twin), closed when the block ends."""
+    return shell.opened(config(url), max_retries=0)
 
 
 def messages() -> list[Message]:
@@ -102,21 +113,20 @@ async def test_cancelling_the_consumer_closes_the_connection() -> None:
 
 
 @pytest.mark.parametrize("prefix", ["/anthropic", "/anthropic/", "/gw/v1"])
-async def test_base_url_path_prefix_is_honoured(prefix: str) -> None:
-    async with ReplayServer(HAIKU) as server, client(server.url + prefix) as p:
+async def test_base_url_path_prefix_is_honoured(shell: Shell, prefix: str) -> None:
+    async with ReplayServer(HAIKU) as server, opened(shell, server.url + prefix) as p:
         with anyio.fail_after(LIMIT):
-            chunks = [c async for c in p.create_message("", messages())]
+            chunks = await shell.chunks(p, "", messages())
     expected = prefix.rstrip("/").removesuffix("/v1") + "/v1/messages"
     assert [r.path for r in server.requests] == [expected]
     assert any(isinstance(c, TextChunk) for c in chunks)
 
 
-async def test_connection_is_reused_across_messages() -> None:
-    async with ReplayServer(HAIKU) as server, client(server.url) as p:
+async def test_connection_is_reused_across_messages(shell: Shell) -> None:
+    async with ReplayServer(HAIKU) as server, opened(shell, server.url) as p:
         with anyio.fail_after(LIMIT):
             for _ in range(3):
-                async for _chunk in p.create_message("", messages()):
-                    pass
+                await shell.chunks(p, "", messages())
     # Reading to the end of each body returns the connection to the pool.
     assert len({r.connection for r in server.requests}) == 1
     assert len(server.requests) == 3
