@@ -9,6 +9,10 @@ that two shells broken the same way (e.g. both yielding nothing) do not pass. Th
 
 from __future__ import annotations
 
+import inspect
+import subprocess
+import sys
+import typing
 from contextlib import suppress
 from pathlib import Path
 
@@ -18,6 +22,7 @@ import pytest
 
 from provider import (
     MODELS,
+    AnthropicProvider,
     Message,
     MessageStreamChunk,
     ProviderConfig,
@@ -185,3 +190,32 @@ async def test_the_readme_example_runs(
             await anyio.to_thread.run_sync(exec, code, {})
     assert capsys.readouterr().out.startswith("Bytes drift down the wire,")
     assert len(server.requests) == 1
+
+
+# --- the same public face -------------------------------------------------------------------------
+
+
+def test_the_constructor_is_the_async_providers() -> None:
+    def shape(cls: type) -> list[tuple[str, object, object]]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [(p.name, p.kind, p.default) for p in params]
+
+    assert shape(SyncAnthropicProvider) == shape(AnthropicProvider)
+    hints = typing.get_type_hints(SyncAnthropicProvider.__init__)
+    assert hints["http_client"] == httpx.Client | None
+
+
+def test_repr_shows_no_secret() -> None:
+    p = SyncAnthropicProvider(config("http://127.0.0.1:9"))
+    assert KEY not in repr(p) and KEY not in str(p)
+    assert repr(p) == "SyncAnthropicProvider(model_id='claude-sonnet-4-5')"
+
+
+def test_it_is_loaded_on_first_use_only() -> None:
+    code = (
+        "import sys, provider\n"
+        "assert 'provider.providers.sync' not in sys.modules\n"
+        "from provider import SyncAnthropicProvider\n"
+        "assert SyncAnthropicProvider.__module__ == 'provider.providers.sync'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
