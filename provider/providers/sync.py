@@ -4,6 +4,7 @@ For scripts, notebooks, WSGI views and pipelines that have no event loop. It is 
 line for line without ``await``: the same ``ShellBase`` decides everything (request, verdict on
 a response, retry delay, errors, secrets), the same decoders read the answer, so both give the
 same chunks and the same errors. It starts no thread and no event loop.
+``tests/unit/test_shell_twins.py`` checks that the twins stay the same code, ``await`` aside.
 
 What has no sync form: cancellation (a sync caller stops by leaving the generator, which closes
 the response at once), and the grace period after ``message_stop``, which here is checked
