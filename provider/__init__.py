@@ -39,7 +39,7 @@ from .errors import (
     TokenLimitError,
 )
 from .request import RequestOptions, Thinking, Tool, ToolChoice
-from .turn import AssistantTurn, TurnAccumulator, Usage, collect
+from .turn import AssistantTurn, TurnAccumulator, Usage, collect, collect_sync
 from .types import (
     BlockChunk,
     CitationChunk,
@@ -132,6 +132,7 @@ __all__ = [
     "Usage",
     "UsageChunk",
     "collect",
+    "collect_sync",
     "create_provider",
     "load_models_config",
 ]

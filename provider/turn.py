@@ -4,7 +4,8 @@
 so far (``turn``): the assistant ``Message``, ready to append to the history, with its blocks in
 index order and every field the chunks carry (a thinking block's signature, a text block's
 citations, a tool call's ``caller``, server-tool and other blocks whole), and the summed usage.
-``collect`` runs the loop over an async stream of chunks.
+``collect`` runs the loop over an async stream of chunks, ``collect_sync`` over a sync one
+(``SyncAnthropicProvider.create_message``).
 
 The turn leaves out, on purpose:
 
@@ -26,7 +27,7 @@ a new block kind is one class and one key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
 import msgspec
@@ -56,7 +57,7 @@ from .types import (
     UsageChunk,
 )
 
-__all__ = ["AssistantTurn", "TurnAccumulator", "Usage", "collect"]
+__all__ = ["AssistantTurn", "TurnAccumulator", "Usage", "collect", "collect_sync"]
 
 
 class Usage(msgspec.Struct, frozen=True, gc=False):
@@ -346,4 +347,23 @@ async def collect(
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+    return acc.turn()
+
+
+def collect_sync(
+    stream: Iterable[MessageStreamChunk], accumulator: TurnAccumulator | None = None
+) -> AssistantTurn:
+    """``collect`` for a sync stream of chunks (``SyncAnthropicProvider.create_message(...)``):
+    the same fold, errors and partial turn; the stream is closed however this ends."""
+    acc = TurnAccumulator() if accumulator is None else accumulator
+    try:
+        for chunk in stream:
+            acc.add(chunk)
+    except BaseException:
+        acc.fail()
+        raise
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     return acc.turn()

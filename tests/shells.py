@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from provider import (
     AnthropicProvider,
+    AssistantTurn,
     Message,
     MessageStreamChunk,
     ProviderConfig,
@@ -46,7 +47,7 @@ class _Shell:
         raise NotImplementedError
 
     async def consume(
-        self, p: Provider, system: str, messages: Sequence[Message], **kw: Any
+        self, p: Provider, system: Any, messages: Sequence[Message], **kw: Any
     ) -> tuple[Chunks, Exception | None]:
         raise NotImplementedError
 
@@ -62,12 +63,24 @@ class _Shell:
         finally:
             await self.close(p)
 
-    async def chunks(self, p: Provider, system: str, messages: Sequence[Message]) -> Chunks:
+    async def chunks(
+        self, p: Provider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> Chunks:
         """Every chunk of one stream; its error, if any, is raised."""
-        chunks, error = await self.consume(p, system, messages)
+        chunks, error = await self.consume(p, system, messages, **kw)
         if error is not None:
             raise error
         return chunks
+
+    async def count_tokens(
+        self, p: Provider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> int:
+        raise NotImplementedError
+
+    async def complete(
+        self, p: Provider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> AssistantTurn:
+        raise NotImplementedError
 
 
 class AsyncShell(_Shell):
@@ -77,7 +90,7 @@ class AsyncShell(_Shell):
         return AnthropicProvider(config, **options)
 
     async def consume(
-        self, p: AnthropicProvider, system: str, messages: Sequence[Message], **kw: Any
+        self, p: AnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
     ) -> tuple[Chunks, Exception | None]:
         """Every chunk until the stream ends, and the exception it ended with (None: none)."""
         chunks: Chunks = []
@@ -117,6 +130,16 @@ class AsyncShell(_Shell):
             pass
         return chunks
 
+    async def count_tokens(
+        self, p: AnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> int:
+        return await p.count_tokens(system, messages, **kw)
+
+    async def complete(
+        self, p: AnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> AssistantTurn:
+        return await p.complete(system, messages, **kw)
+
     async def close(self, p: AnthropicProvider) -> None:
         await p.aclose()
 
@@ -128,7 +151,7 @@ class SyncShell(_Shell):
         return SyncAnthropicProvider(config, **options)
 
     async def consume(
-        self, p: SyncAnthropicProvider, system: str, messages: Sequence[Message], **kw: Any
+        self, p: SyncAnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
     ) -> tuple[Chunks, Exception | None]:
         def run() -> tuple[Chunks, Exception | None]:
             chunks: Chunks = []
@@ -177,6 +200,18 @@ class SyncShell(_Shell):
             return chunks
 
         return await _in_thread(run)
+
+    async def count_tokens(
+        self, p: SyncAnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> int:
+        count: int = await _in_thread(lambda: p.count_tokens(system, messages, **kw))
+        return count
+
+    async def complete(
+        self, p: SyncAnthropicProvider, system: Any, messages: Sequence[Message], **kw: Any
+    ) -> AssistantTurn:
+        turn: AssistantTurn = await _in_thread(lambda: p.complete(system, messages, **kw))
+        return turn
 
     async def close(self, p: SyncAnthropicProvider) -> None:
         p.close()

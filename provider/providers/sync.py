@@ -26,6 +26,7 @@ from ..content import TextBlock
 from ..errors import ProviderError
 from ..request import RequestOptions
 from ..stream import DEFAULT_MAX_EVENT_SIZE
+from ..turn import AssistantTurn, collect_sync
 from ..types import Message, MessageStreamChunk, ProviderConfig
 from .shell import (
     DEFAULT_LIMITS,
@@ -101,6 +102,20 @@ class SyncAnthropicProvider(ShellBase):
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             client.close()
+
+    def complete(
+        self,
+        system_prompt: str | Sequence[TextBlock],
+        messages: Sequence[Message],
+        *,
+        options: RequestOptions | None = None,
+    ) -> AssistantTurn:
+        """The whole reply as an ``AssistantTurn``: ``collect_sync(create_message(...))``.
+
+        Raises like ``create_message``; to keep the partial turn of a stream that fails, use
+        ``collect_sync(p.create_message(...), accumulator)``.
+        """
+        return collect_sync(self.create_message(system_prompt, messages, options=options))
 
     def _http(self) -> httpx.Client:
         if self._client is None:

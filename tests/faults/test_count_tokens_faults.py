@@ -1,6 +1,7 @@
 """count_tokens meets a broken server the way create_message does (it goes through the same
 loop): a stall ends in the configured read timeout, a body cut short is a NetworkError that is
-retried, and the client closes every connection it opened, leaving nothing behind."""
+retried, and the client closes every connection it opened, leaving nothing behind; for the
+async provider and its sync twin (``shell``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import anyio
 import httpx
 import pytest
 
-from provider import MODELS, AnthropicProvider, Message, NetworkError, ProviderConfig
+from provider import MODELS, Message, NetworkError, ProviderConfig
 
+from ..shells import Shell
 from .server import FaultConnection, FaultServer, Response, no_leaks
 
 pytestmark = pytest.mark.anyio
@@ -21,38 +23,38 @@ JSON = (("content-type", "application/json"), ("request-id", "req_count_fault"))
 COUNT = b'{"input_tokens": 42}'
 
 
-def provider(url: str, **options: object) -> AnthropicProvider:
-    config = ProviderConfig(
+def config(url: str) -> ProviderConfig:
+    return ProviderConfig(
         model_id="claude-opus-4-8", model_info=MODELS["claude-opus-4-8"], api_key=KEY, base_url=url
     )
-    return AnthropicProvider(config, retry_base_delay=0.0, **options)  # type: ignore[arg-type]
 
 
-async def count(server: FaultServer, **options: object) -> int | BaseException:
-    """The count, or the NetworkError; then every connection must be closed by the client."""
+async def count(shell: Shell, server: FaultServer, **options: object) -> int | BaseException:
+    """The count from the ``shell``'s provider (async or the sync twin), or the NetworkError;
+    then every connection must be closed by the client."""
     result: int | BaseException
     async with no_leaks():
-        p = provider(server.url, **options)
+        p = shell.provider(config(server.url), retry_base_delay=0.0, **options)
         try:
             with anyio.fail_after(LIMIT):
-                result = await p.count_tokens("", HI)
+                result = await shell.count_tokens(p, "", HI)
         except NetworkError as e:
             result = e
         finally:
-            await p.aclose()  # a connection that answered rests in the pool until now
+            await shell.close(p)  # a connection that answered rests in the pool until now
         with anyio.fail_after(LIMIT):
             await server.wait_closed()
     server.check()
     return result
 
 
-async def test_a_stall_ends_in_the_read_timeout(fault_server: FaultServer) -> None:
+async def test_a_stall_ends_in_the_read_timeout(shell: Shell, fault_server: FaultServer) -> None:
     async def script(conn: FaultConnection) -> None:
         await conn.read_request()
         await conn.wait_for_client_close()  # never answers: the client must give up
 
     fault_server.script = script
-    error = await count(fault_server, max_retries=0, timeout=httpx.Timeout(5, read=0.3))
+    error = await count(shell, fault_server, max_retries=0, timeout=httpx.Timeout(5, read=0.3))
     assert isinstance(error, NetworkError)
     assert "ReadTimeout after 0.3s" in str(error)
     assert "/v1/messages/count_tokens" in str(error)
@@ -62,7 +64,9 @@ async def test_a_stall_ends_in_the_read_timeout(fault_server: FaultServer) -> No
 
 
 @pytest.mark.parametrize("end", ["reset", "short"])
-async def test_a_body_cut_short_is_retried(fault_server: FaultServer, end: str) -> None:
+async def test_a_body_cut_short_is_retried(
+    shell: Shell, fault_server: FaultServer, end: str
+) -> None:
     attempts = 0
 
     async def script(conn: FaultConnection) -> None:
@@ -84,13 +88,14 @@ async def test_a_body_cut_short_is_retried(fault_server: FaultServer, end: str) 
             await conn.wait_for_client_close()
 
     fault_server.script = script
-    assert await count(fault_server, max_retries=1) == 42
+    assert await count(shell, fault_server, max_retries=1) == 42
     assert len(fault_server.connections) == 2
     first, second = fault_server.connections
     assert first.request_body == second.request_body
 
 
 async def test_a_body_cut_short_with_no_retry_left_is_a_network_error(
+    shell: Shell,
     fault_server: FaultServer,
 ) -> None:
     async def script(conn: FaultConnection) -> None:
@@ -100,7 +105,7 @@ async def test_a_body_cut_short_with_no_retry_left_is_a_network_error(
         await conn.reset()
 
     fault_server.script = script
-    error = await count(fault_server, max_retries=0)
+    error = await count(shell, fault_server, max_retries=0)
     assert isinstance(error, NetworkError)
     assert "while reading the response" in str(error)
     assert KEY not in f"{error} {error!r}"

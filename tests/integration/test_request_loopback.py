@@ -1,10 +1,12 @@
 """count_tokens and per-call options against a real 127.0.0.1 server (``ScriptedUpstream``, which
 keeps the request headers as sent): the path under a prefix, the body, the headers, and errors
-mapped, retried and masked exactly as for create_message."""
+mapped, retried and masked exactly as for create_message; for the async provider and its sync
+twin (``shell``)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -12,7 +14,6 @@ import pytest
 
 from provider import (
     MODELS,
-    AnthropicProvider,
     AuthenticationError,
     Message,
     NetworkError,
@@ -27,6 +28,7 @@ from provider import (
     ToolChoice,
 )
 from tests.gateway_support import Reply, ScriptedUpstream, closed_port
+from tests.shells import Shell
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +72,10 @@ def api_error(status: int, kind: str, message: str, *extra: tuple[str, str]) -> 
     )
 
 
-def client(url: str, *, retries: int = 0, **config: Any) -> AnthropicProvider:
+def client(
+    shell: Shell, url: str, *, retries: int = 0, **config: Any
+) -> AbstractAsyncContextManager[Any]:
+    """The ``shell``'s provider (async, or the sync twin), closed when the block ends."""
     settings = ProviderConfig(
         model_id="claude-opus-4-8",
         model_info=MODELS["claude-opus-4-8"],
@@ -78,7 +83,7 @@ def client(url: str, *, retries: int = 0, **config: Any) -> AnthropicProvider:
         base_url=url,
         **config,
     )
-    return AnthropicProvider(settings, max_retries=retries, retry_base_delay=0.0)
+    return shell.opened(settings, max_retries=retries, retry_base_delay=0.0)
 
 
 @pytest.mark.parametrize(
@@ -90,24 +95,26 @@ def client(url: str, *, retries: int = 0, **config: Any) -> AnthropicProvider:
         ("/gateway/v1", "/gateway/v1/messages/count_tokens"),
     ],
 )
-async def test_count_tokens_keeps_the_path_prefix(prefix: str, target: str) -> None:
-    async with ScriptedUpstream([COUNT]) as upstream, client(upstream.url + prefix) as p:
+async def test_count_tokens_keeps_the_path_prefix(shell: Shell, prefix: str, target: str) -> None:
+    async with ScriptedUpstream([COUNT]) as upstream, client(shell, upstream.url + prefix) as p:
         with anyio.fail_after(LIMIT):
-            assert await p.count_tokens("Be brief.", HI) == 42
+            assert await shell.count_tokens(p, "Be brief.", HI) == 42
     [seen] = upstream.seen
     assert (seen.method, seen.target) == ("POST", target)
 
 
-async def test_count_tokens_sends_the_body_that_endpoint_takes_with_the_same_headers() -> None:
+async def test_count_tokens_sends_the_body_that_endpoint_takes_with_the_same_headers(
+    shell: Shell,
+) -> None:
     config = {"headers": {"anthropic-beta": "files-api-2025-04-14"}}
     async with (
         ScriptedUpstream([COUNT, STREAM]) as upstream,
-        client(upstream.url, **config) as p,
+        client(shell, upstream.url, **config) as p,
     ):
         with anyio.fail_after(LIMIT):
             system = [TextBlock("Be brief.")]
-            assert await p.count_tokens(system, HI, options=OPTIONS) == 42
-            chunks = [c async for c in p.create_message(system, HI, options=OPTIONS)]
+            assert await shell.count_tokens(p, system, HI, options=OPTIONS) == 42
+            chunks = await shell.chunks(p, system, HI, options=OPTIONS)
     assert "".join(c.text for c in chunks if isinstance(c, TextChunk)) == "Hello"
     count, message = upstream.seen
     sent = json.loads(count.body)
@@ -135,47 +142,46 @@ async def test_count_tokens_sends_the_body_that_endpoint_takes_with_the_same_hea
     assert message.headers["accept"] == "text/event-stream"
 
 
-async def test_401_is_an_authentication_error_and_is_not_retried() -> None:
+async def test_401_is_an_authentication_error_and_is_not_retried(shell: Shell) -> None:
     reply = api_error(401, "authentication_error", "invalid x-api-key")
-    async with ScriptedUpstream([reply]) as upstream, client(upstream.url, retries=2) as p:
+    async with ScriptedUpstream([reply]) as upstream, client(shell, upstream.url, retries=2) as p:
         with anyio.fail_after(LIMIT), pytest.raises(AuthenticationError) as info:
-            await p.count_tokens("", HI)
+            await shell.count_tokens(p, "", HI)
     assert len(upstream.seen) == 1
     assert info.value.status == 401
     assert info.value.request_id == "req_401"
     assert "invalid x-api-key" in str(info.value)
 
 
-async def test_429_is_retried_then_the_count_arrives() -> None:
+async def test_429_is_retried_then_the_count_arrives(shell: Shell) -> None:
     limited = api_error(429, "rate_limit_error", "slow down", ("retry-after-ms", "0"))
     async with (
         ScriptedUpstream([limited, limited, COUNT]) as upstream,
-        client(upstream.url, retries=2) as p,
+        client(shell, upstream.url, retries=2) as p,
     ):
         with anyio.fail_after(LIMIT):
-            assert await p.count_tokens("", HI) == 42
+            assert await shell.count_tokens(p, "", HI) == 42
     assert len(upstream.seen) == 3
     assert upstream.seen[0].body == upstream.seen[2].body
 
 
-async def test_429_after_the_last_retry_is_a_rate_limit_error() -> None:
+async def test_429_after_the_last_retry_is_a_rate_limit_error(shell: Shell) -> None:
     limited = api_error(429, "rate_limit_error", "slow down", ("retry-after", "0"))
-    async with ScriptedUpstream([limited]) as upstream, client(upstream.url, retries=1) as p:
+    async with ScriptedUpstream([limited]) as upstream, client(shell, upstream.url, retries=1) as p:
         with anyio.fail_after(LIMIT), pytest.raises(RateLimitError) as info:
-            await p.count_tokens("", HI)
+            await shell.count_tokens(p, "", HI)
     assert len(upstream.seen) == 2
     assert info.value.retry_after == 0.0
 
 
-async def test_400_carries_the_apis_own_message() -> None:
+async def test_400_carries_the_apis_own_message(shell: Shell) -> None:
     message = "thinking.budget_tokens: Input should be greater than or equal to 1024"
     reply = api_error(400, "invalid_request_error", message)
-    async with ScriptedUpstream([reply]) as upstream, client(upstream.url, retries=2) as p:
+    async with ScriptedUpstream([reply]) as upstream, client(shell, upstream.url, retries=2) as p:
         with anyio.fail_after(LIMIT), pytest.raises(ProviderError) as info:
-            await p.count_tokens("", HI, options=RequestOptions(thinking=Thinking(10)))
+            await shell.count_tokens(p, "", HI, options=RequestOptions(thinking=Thinking(10)))
         with anyio.fail_after(LIMIT), pytest.raises(ProviderError) as streamed:
-            async for _ in p.create_message("", HI, options=RequestOptions(thinking=Thinking(10))):
-                pass
+            await shell.chunks(p, "", HI, options=RequestOptions(thinking=Thinking(10)))
     for error in (info.value, streamed.value):
         assert error.message == message
         assert (error.status, error.error_type) == (400, "invalid_request_error")
@@ -191,16 +197,18 @@ async def test_400_carries_the_apis_own_message() -> None:
         (Reply(200, JSON, b""), "Not a token count"),
     ],
 )
-async def test_an_answer_that_is_not_a_count_is_an_error(reply: Reply, expected: str) -> None:
-    async with ScriptedUpstream([reply]) as upstream, client(upstream.url) as p:
+async def test_an_answer_that_is_not_a_count_is_an_error(
+    shell: Shell, reply: Reply, expected: str
+) -> None:
+    async with ScriptedUpstream([reply]) as upstream, client(shell, upstream.url) as p:
         with anyio.fail_after(LIMIT), pytest.raises(ProviderError, match=expected):
-            await p.count_tokens("", HI)
+            await shell.count_tokens(p, "", HI)
 
 
-async def test_connection_refused_is_a_network_error() -> None:
-    async with client(f"http://127.0.0.1:{closed_port()}") as p:
+async def test_connection_refused_is_a_network_error(shell: Shell) -> None:
+    async with client(shell, f"http://127.0.0.1:{closed_port()}") as p:
         with anyio.fail_after(LIMIT), pytest.raises(NetworkError) as info:
-            await p.count_tokens("", HI)
+            await shell.count_tokens(p, "", HI)
     assert "count_tokens" in str(info.value)
 
 
@@ -210,14 +218,15 @@ def echo_secrets(request: Any) -> Reply:
 
 
 @pytest.mark.parametrize("call", ["count_tokens", "create_message"])
-async def test_secrets_quoted_back_are_masked_including_per_call_headers(call: str) -> None:
-    async with ScriptedUpstream(echo_secrets) as upstream, client(upstream.url) as p:
+async def test_secrets_quoted_back_are_masked_including_per_call_headers(
+    shell: Shell, call: str
+) -> None:
+    async with ScriptedUpstream(echo_secrets) as upstream, client(shell, upstream.url) as p:
         with anyio.fail_after(LIMIT), pytest.raises(ProviderError) as info:
             if call == "count_tokens":
-                await p.count_tokens("", HI, options=OPTIONS)
+                await shell.count_tokens(p, "", HI, options=OPTIONS)
             else:
-                async for _ in p.create_message("", HI, options=OPTIONS):
-                    pass
+                await shell.chunks(p, "", HI, options=OPTIONS)
     assert upstream.seen[0].headers["x-gateway-key"] == CALL_SECRET  # it was sent
     shown = f"{info.value} {info.value!r} {info.value.args}"
     assert KEY not in shown and CALL_SECRET not in shown

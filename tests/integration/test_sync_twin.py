@@ -1,6 +1,7 @@
 """The sync twin gives what the async provider gives: for every fixture and every recorded real
 stream, served over a real 127.0.0.1 socket by ``provider serve``'s ``ReplayServer``, the same
-chunks, then the same error (class, text, status, request id) or none.
+chunks, then the same error (class, text, status, request id) or none, and from ``complete``
+the same turn.
 
 The two outcomes are also checked against the whole body fed to a ``ChunkDecoder`` at once, so
 that two shells broken the same way (e.g. both yielding nothing) do not pass. The fault suite
@@ -23,12 +24,14 @@ import pytest
 from provider import (
     MODELS,
     AnthropicProvider,
+    AssistantTurn,
     Message,
     MessageStreamChunk,
     ProviderConfig,
     ProviderError,
     SyncAnthropicProvider,
     TextChunk,
+    collect_sync,
 )
 from provider.fixtures import fixture_paths, load_fixture
 from provider.serve import ReplayServer
@@ -104,6 +107,18 @@ async def check_twins(path: Path) -> None:
         assert chunks == decoded(fixture.body)[: len(chunks)]
     else:
         assert async_outcome[1] is not None and async_outcome[1][2] == fixture.status
+    if async_outcome[1] is None:
+        # complete(): the same turn from both, and it is the fold of the chunks above.
+        async with ReplayServer(path) as server:
+            with anyio.fail_after(LIMIT):
+                turns = [await turn_of(name, server.url) for name in ("async", "sync")]
+        assert turns[1] == turns[0] == collect_sync(async_outcome[0])
+
+
+async def turn_of(shell_name: str, url: str) -> AssistantTurn:
+    shell = SHELLS[shell_name]
+    async with shell.opened(config(url), max_retries=0) as p:
+        return await shell.complete(p, "", MESSAGES)
 
 
 @pytest.fixture
@@ -188,8 +203,10 @@ async def test_the_readme_example_runs(
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
         with anyio.fail_after(LIMIT):
             await anyio.to_thread.run_sync(exec, code, {})
-    assert capsys.readouterr().out.startswith("Bytes drift down the wire,")
-    assert len(server.requests) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Bytes drift down the wire,")
+    assert "\nend_turn: $0.000" in out
+    assert len(server.requests) == 2
 
 
 # --- the same public face -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The sync shell is the async shell without ``await``: after httpcore's unasync substitutions,
-the code of their I/O methods is the same (docstrings and comments aside), so the twins cannot
-drift. Every substitution must be used, and what has no mechanical sync form is listed here."""
+the code of their I/O methods is the same (docstrings and comments aside), and so is the code of
+``collect`` and ``collect_sync``, so the twins cannot drift. Every substitution must be used,
+and what has no mechanical sync form is listed here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import textwrap
 
 import pytest
 
+from provider import turn
 from provider.providers.anthropic import AnthropicProvider
 from provider.providers.sync import SyncAnthropicProvider
 
@@ -29,6 +31,8 @@ SUBS = [
     (r"\baclose\b", "close"),
     (r"__a(enter|exit)__", r"__\1__"),
     (r"\bAnthropicProvider\b", "SyncAnthropicProvider"),
+    (r"\bcollect\(", "collect_sync("),
+    (r"AsyncIterable\b", "Iterable"),
 ]
 # The same in both. ``_drain`` differs by design: a grace period is a cancel scope in one and a
 # clock check between reads in the other; ``_http`` builds each flavour's own client.
@@ -37,15 +41,17 @@ METHODS = [
     "_send",
     "_read_bounded",
     "create_message",
+    "count_tokens",
+    "complete",
     "aclose",
     "__aenter__",
     "__aexit__",
 ]
 
 
-def code_of(cls: type, name: str) -> str:
-    """The method's code, without its docstring and comments (``ast.unparse``)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(cls, name))))
+def code_of(owner: object, name: str) -> str:
+    """The function's code, without its docstring and comments (``ast.unparse``)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(owner, name))))
     function = tree.body[0]
     assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
     body = function.body
@@ -69,8 +75,14 @@ def test_the_sync_method_is_the_async_one_unasynced(name: str) -> None:
     assert code_of(SyncAnthropicProvider, sync_name) == expected
 
 
+def test_the_sync_fold_is_collect_unasynced() -> None:
+    expected = unasync(code_of(turn, "collect"), set())
+    assert code_of(turn, "collect_sync") == expected.replace("def collect(", "def collect_sync(")
+
+
 def test_every_substitution_is_used() -> None:
     used: set[str] = set()
     for name in METHODS:
         unasync(code_of(AnthropicProvider, name), used)
+    unasync(code_of(turn, "collect"), used)
     assert used == {old for old, _ in SUBS}
