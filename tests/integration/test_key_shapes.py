@@ -6,7 +6,8 @@ field, nothing chained to it, no log record and no recorded file (raw or decoded
 
 The credentials go in every role at once: ``api_key``, ``auth_token`` and a gateway header written
 ``bearer <token>`` in any case and spacing (issue 15: the bare token must be masked too); a
-proxy's credentials are secrets of the provider as well."""
+proxy's credentials are secrets of the provider as well. The tests that take ``shell`` run
+against the sync twin too (its recordings aside: the recorder is an async transport)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,18 @@ import anyio
 import httpx
 import pytest
 
-from provider import MODELS, AnthropicProvider, Message, ProviderConfig, ProviderError
+from provider import (
+    MODELS,
+    AnthropicProvider,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    SyncAnthropicProvider,
+)
 from provider.endpoint import secrets_of
 from provider.errors import secret_values
 from provider.replay import RecordingTransport
+from tests.shells import Shell
 
 pytestmark = pytest.mark.anyio
 
@@ -178,15 +187,20 @@ def not_a_stream(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, headers=[*echo_headers(request), JSON], content=error_body(request))
 
 
-class _ResetAfter(httpx.AsyncByteStream):
-    """Some events, then a transport error whose own text quotes the credentials."""
+class _ResetAfter(httpx.AsyncByteStream, httpx.SyncByteStream):
+    """Some events, then a transport error whose own text quotes the credentials (for an
+    async client and a sync one)."""
 
     def __init__(self, first: bytes, text: str) -> None:
         self._first, self._text = first, text
 
-    async def __aiter__(self) -> Iterator[bytes]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[bytes]:
         yield self._first
         raise httpx.ReadError(f"connection reset by peer after {self._text}")
+
+    async def __aiter__(self) -> Iterator[bytes]:  # type: ignore[override]
+        for data in self:
+            yield data
 
 
 def reset_quoting(request: httpx.Request) -> httpx.Response:
@@ -257,6 +271,34 @@ def recorded_texts(directory: Path) -> list[str]:
     return texts
 
 
+async def stream_error(
+    shell: Shell,
+    config: ProviderConfig,
+    handle: Callable[[httpx.Request], httpx.Response],
+    retries: int,
+    record: Path | None = None,
+) -> ProviderError:
+    """The error of one stream from ``shell``'s provider (async, or the sync twin) served by
+    ``handle`` in memory; ``record``: the async client records the exchange there too
+    (``RecordingTransport`` is an async transport)."""
+    if shell.name == "sync":
+        with httpx.Client(transport=httpx.MockTransport(handle)) as sync_client:
+            sync = SyncAnthropicProvider(config, http_client=sync_client, max_retries=retries)
+            with pytest.raises(ProviderError) as caught:
+                for _ in sync.create_message("", [Message("user", "Hi")]):
+                    pass
+        return caught.value
+    transport: httpx.AsyncBaseTransport = httpx.MockTransport(handle)
+    if record is not None:
+        transport = RecordingTransport(transport, record)
+    async with httpx.AsyncClient(transport=transport) as client:
+        p = AnthropicProvider(config, http_client=client, max_retries=retries)
+        with anyio.fail_after(10), pytest.raises(ProviderError) as caught:
+            async for _ in p.create_message("", [Message("user", "Hi")]):
+                pass
+    return caught.value
+
+
 def assert_hidden(secrets: tuple[str, ...], texts: list[str]) -> None:
     for text in texts:
         for secret in secrets:
@@ -268,7 +310,7 @@ def assert_hidden(secrets: tuple[str, ...], texts: list[str]) -> None:
 @pytest.mark.parametrize("index", range(len(SHAPES)), ids=list(SHAPES))
 @pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
 async def test_no_credential_of_any_shape_leaks_from_an_error_a_log_or_a_recording(
-    scenario: Reply, index: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    shell: Shell, scenario: Reply, index: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     creds = Credentials(index)
@@ -278,23 +320,19 @@ async def test_no_credential_of_any_shape_leaks_from_an_error_a_log_or_a_recordi
         seen.append(request)
         return scenario(request)
 
-    recorder = RecordingTransport(httpx.MockTransport(handle), tmp_path / "rec" / "x.sse")
-    async with httpx.AsyncClient(transport=recorder) as client:
-        p = AnthropicProvider(creds.config(), http_client=client, max_retries=1)
-        with anyio.fail_after(10), pytest.raises(ProviderError) as caught:
-            async for _ in p.create_message("", [Message("user", "Hi")]):
-                pass
+    error = await stream_error(shell, creds.config(), handle, 1, tmp_path / "rec" / "x.sse")
     # The server did receive each credential, and did quote it back.
     assert creds.api_key in echo(seen[0])
     assert creds.gateway in echo(seen[0])
     assert creds.token in echo(seen[0])
-    assert_hidden(creds.all, everything_about(caught.value))
+    assert_hidden(creds.all, everything_about(error))
     assert_hidden(creds.all, log_texts(caplog))
-    assert_hidden(creds.all, recorded_texts(tmp_path / "rec"))
+    if shell.name == "async":
+        assert_hidden(creds.all, recorded_texts(tmp_path / "rec"))
 
 
 async def test_a_retried_error_echoing_every_credential_leaves_no_log_record_holding_one(
-    caplog: pytest.LogCaptureFixture,
+    shell: Shell, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     creds = Credentials(3)
@@ -307,16 +345,12 @@ async def test_a_retried_error_echoing_every_credential_leaves_no_log_record_hol
         body = error_body(request, "overloaded_error")
         return httpx.Response(529, headers=[*headers, JSON, ("retry-after-ms", "0")], content=body)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        p = AnthropicProvider(creds.config(), http_client=client, max_retries=2)
-        with pytest.raises(ProviderError) as caught:
-            async for _ in p.create_message("", [Message("user", "Hi")]):
-                pass
+    error = await stream_error(shell, creds.config(), handle, 2)
     assert calls == 3
     retries = [r for r in caplog.records if r.getMessage().startswith("retrying in")]
     assert len(retries) == 2
     assert_hidden(creds.all, log_texts(caplog))
-    assert_hidden(creds.all, everything_about(caught.value))
+    assert_hidden(creds.all, everything_about(error))
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
@@ -332,7 +366,7 @@ def test_the_bare_token_of_a_bearer_header_is_a_secret_in_any_case_and_spacing(
 
 @pytest.mark.parametrize("scheme", ["bearer ", "BEARER ", "bEaReR  ", "Bearer   "])
 async def test_a_401_quoting_the_bare_token_of_a_bearer_header_is_masked_in_error_and_recording(
-    scheme: str, tmp_path: Path
+    shell: Shell, scheme: str, tmp_path: Path
 ) -> None:
     token = SHAPES["base64url"]
 
@@ -346,14 +380,10 @@ async def test_a_401_quoting_the_bare_token_of_a_bearer_header_is_masked_in_erro
         api_key=SHAPES["hex"],
         headers={"cf-aig-authorization": f"{scheme}{token}"},
     )
-    recorder = RecordingTransport(httpx.MockTransport(handle), tmp_path / "rec" / "x.sse")
-    async with httpx.AsyncClient(transport=recorder) as client:
-        p = AnthropicProvider(config, http_client=client, max_retries=0)
-        with pytest.raises(ProviderError) as caught:
-            async for _ in p.create_message("", [Message("user", "Hi")]):
-                pass
-    assert_hidden((token,), everything_about(caught.value))
-    assert_hidden((token,), recorded_texts(tmp_path / "rec"))
+    error = await stream_error(shell, config, handle, 0, tmp_path / "rec" / "x.sse")
+    assert_hidden((token,), everything_about(error))
+    if shell.name == "async":
+        assert_hidden((token,), recorded_texts(tmp_path / "rec"))
 
 
 def test_proxy_credentials_are_secrets_of_the_provider() -> None:
