@@ -57,6 +57,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
+def _redundant(params: dict[str, Any]) -> bool:
+    """A combination of parameters that repeats another one: the provider always uses httpx's
+    transport under trio, and the sync provider runs no event loop (one backend for the test's
+    server) and always uses httpx's transport."""
+    backend = params.get("anyio_backend", "asyncio")
+    transport = params.get("http_transport", "httpx")
+    if transport == "auto" and backend != "asyncio":
+        return True
+    return params.get("shell") == "sync" and (backend != "asyncio" or transport != "httpx")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Deselected rather than skipped: they are not tests left out, but repeats never made.
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        redundant = callspec is not None and _redundant(callspec.params)
+        (dropped if redundant else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
 def http_transport(
     request: pytest.FixtureRequest,
@@ -67,11 +91,6 @@ def http_transport(
     "auto" case with aiohttp installed)."""
     expect_fast = False
     if request.param == "auto":
-        backend = "asyncio"
-        if "anyio_backend" in request.fixturenames:
-            backend = request.getfixturevalue("anyio_backend")
-        if backend != "asyncio":
-            pytest.skip("under trio the provider always uses httpx's transport: the [httpx] case")
         monkeypatch.delenv(TRANSPORT_VARIABLE)
         expect_fast = FAST_INSTALLED
     made: list[httpx.AsyncClient] = []
@@ -90,13 +109,6 @@ def http_transport(
 @pytest.fixture(params=["async", "sync"])
 def shell(request: pytest.FixtureRequest) -> Shell:
     """The provider flavour under test (``tests/shells.py``): ``AnthropicProvider`` or its sync
-    twin. The sync provider runs no event loop, so it needs no second backend for the test's
-    server, nor a transport choice (it always uses httpx's)."""
-    if request.param == "sync":
-        params = getattr(request.node, "callspec", None)
-        chosen = {} if params is None else params.params
-        if chosen.get("anyio_backend", "asyncio") != "asyncio":
-            pytest.skip("the sync provider runs no event loop: one backend for the server")
-        if chosen.get("http_transport", "httpx") != "httpx":
-            pytest.skip("the sync provider always uses httpx's own transport")
+    twin. Its repeats (a second backend, a transport choice) are deselected: see
+    ``_redundant``."""
     return SHELLS[request.param]

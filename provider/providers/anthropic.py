@@ -128,8 +128,9 @@ class AnthropicProvider(ShellBase, BaseProvider):
         *,
         options: RequestOptions | None = None,
     ) -> AsyncGenerator[MessageStreamChunk, None]:
-        """Stream the reply to ``messages`` as TextChunk, ThinkingChunk, ToolUseChunk,
-        UsageChunk and StopChunk, each as soon as its event is complete.
+        """Stream the reply to ``messages`` as chunks (``StartChunk``, ``TextChunk``,
+        ``ThinkingChunk``, ``ToolUseChunk``, ``BlockChunk``, ``UsageChunk``, ``StopChunk`` …:
+        ``MessageStreamChunk``), each as soon as its event is complete.
 
         ``system_prompt``: a str, or TextBlocks (to carry ``cache_control``). ``options``:
         per-call settings (``RequestOptions``). Raises a ProviderError subclass on any
