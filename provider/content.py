@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .checks import need_str
 from .errors import ProviderError
 
 __all__ = [
@@ -82,8 +83,8 @@ class Base64Source(
     data: str
 
     def __post_init__(self) -> None:
-        _need_str("source.media_type", self.media_type)
-        _need_str("source.data", self.data, hint=" (base64 text; use Base64Source.from_bytes)")
+        need_str("source.media_type", self.media_type)
+        need_str("source.data", self.data, hint=" (base64 text; use Base64Source.from_bytes)")
 
     @classmethod
     def from_bytes(cls, media_type: str, data: bytes) -> Base64Source:
@@ -97,7 +98,7 @@ class URLSource(msgspec.Struct, frozen=True, repr_omit_defaults=True, tag_field=
     url: str
 
     def __post_init__(self) -> None:
-        _need_str("source.url", self.url)
+        need_str("source.url", self.url)
 
 
 class PlainTextSource(
@@ -109,7 +110,7 @@ class PlainTextSource(
     media_type: str = "text/plain"
 
     def __post_init__(self) -> None:
-        _need_str("source.data", self.data, empty_ok=True)
+        need_str("source.data", self.data, empty_ok=True)
 
 
 class FileSource(
@@ -120,7 +121,7 @@ class FileSource(
     file_id: str
 
     def __post_init__(self) -> None:
-        _need_str("source.file_id", self.file_id)
+        need_str("source.file_id", self.file_id)
 
 
 class ContentSource(
@@ -149,7 +150,7 @@ class TextBlock(msgspec.Struct, frozen=True, repr_omit_defaults=True, tag_field=
     cache_control: CacheControl | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _need_str("text", self.text, empty_ok=True)
+        need_str("text", self.text, empty_ok=True)
 
 
 class ImageBlock(
@@ -196,8 +197,8 @@ class ToolUseBlock(
     cache_control: CacheControl | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _need_str("tool_use.id", self.id)
-        _need_str("tool_use.name", self.name)
+        need_str("tool_use.id", self.id)
+        need_str("tool_use.name", self.name)
         if not isinstance(self.input, dict):
             raise ProviderError(f"tool_use.input must be a dict, not {type(self.input).__name__}")
 
@@ -213,7 +214,7 @@ class ToolResultBlock(
     cache_control: CacheControl | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _need_str("tool_result.tool_use_id", self.tool_use_id)
+        need_str("tool_result.tool_use_id", self.tool_use_id)
         if self.content is not UNSET:
             _set_content(self, "tool_result.content", empty_ok=True)
 
@@ -227,8 +228,8 @@ class ThinkingBlock(
     signature: str
 
     def __post_init__(self) -> None:
-        _need_str("thinking", self.thinking, empty_ok=True)
-        _need_str("signature", self.signature, empty_ok=True)
+        need_str("thinking", self.thinking, empty_ok=True)
+        need_str("signature", self.signature, empty_ok=True)
 
 
 class RedactedThinkingBlock(
@@ -239,7 +240,7 @@ class RedactedThinkingBlock(
     data: str
 
     def __post_init__(self) -> None:
-        _need_str("redacted_thinking.data", self.data)
+        need_str("redacted_thinking.data", self.data)
 
 
 class RawBlock(dict[str, Any]):
@@ -345,13 +346,6 @@ def _need(value: Any, types: tuple[type[Any], ...], what: str) -> None:
     if not isinstance(value, types):
         names = ", ".join(t.__name__ for t in types)
         raise ProviderError(f"{what} must be one of {names}, not {type(value).__name__}")
-
-
-def _need_str(field: str, value: Any, *, empty_ok: bool = False, hint: str = "") -> None:
-    if not isinstance(value, str):
-        raise ProviderError(f"{field} must be a str{hint}, not {type(value).__name__}")
-    if not value and not empty_ok:
-        raise ProviderError(f"{field} must not be empty")
 
 
 class Message(msgspec.Struct, frozen=True):

@@ -14,13 +14,13 @@ rewritten; ``extra_body`` carries API fields this module does not name yet.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .checks import fail, need_bool, need_int, need_number, need_str, one_of
 from .content import CacheControl, Message, TextBlock, block_from_json
 from .errors import ProviderError
 
@@ -45,54 +45,17 @@ _DISPLAYS = ("summarized", "omitted")
 BETA_HEADER = "anthropic-beta"
 
 
-# Checks shared by the option types: each names the field it refuses.
-
-
-def _fail(field: str, expected: str, value: Any) -> ProviderError:
-    return ProviderError(f"{field} must be {expected}, got {value!r}")
-
-
-def _int(field: str, value: Any, *, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(field, "an int", value)
-    if minimum is not None and value < minimum:
-        raise _fail(field, f"an int >= {minimum}", value)
-
-
-def _number(field: str, value: Any) -> None:
-    # A NaN or infinity would be written as JSON null: refused rather than rewritten.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(field, "a finite number", value)
-
-
-def _str(field: str, value: Any, *, empty_ok: bool = False) -> None:
-    if not isinstance(value, str):
-        raise _fail(field, "a str", value)
-    if not value and not empty_ok:
-        raise ProviderError(f"{field} must not be empty")
-
-
-def _bool(field: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise _fail(field, "a bool", value)
-
-
-def _one_of(field: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise _fail(field, " or ".join(repr(a) for a in allowed), value)
-
-
 def _sequence(field: str, value: Any) -> tuple[Any, ...]:
     """A list or tuple, kept as a tuple (frozen, reusable); a str is refused, since
     ``stop_sequences="END"`` would otherwise become three one-letter sequences."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise _fail(field, "a list", value)
+        raise fail(field, "a list", value)
     return tuple(value)
 
 
 def _dict(field: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise _fail(field, "a dict with str keys", value)
+        raise fail(field, "a dict with str keys", value)
     return dict(value)
 
 
@@ -126,29 +89,29 @@ class Tool(msgspec.Struct, frozen=True, omit_defaults=True, repr_omit_defaults=T
     eager_input_streaming: bool | None = None
 
     def __post_init__(self) -> None:
-        _str("Tool.name", self.name)
+        need_str("Tool.name", self.name)
         if not isinstance(self.input_schema, dict):
             raise ProviderError(
                 f"Tool {self.name!r} input_schema must be a dict (a JSON schema), "
                 f"not {type(self.input_schema).__name__}"
             )
         if self.description is not None:
-            _str(f"Tool {self.name!r} description", self.description, empty_ok=True)
+            need_str(f"Tool {self.name!r} description", self.description, empty_ok=True)
         if self.cache_control is not None and not isinstance(self.cache_control, CacheControl):
-            raise _fail(f"Tool {self.name!r} cache_control", "a CacheControl", self.cache_control)
+            raise fail(f"Tool {self.name!r} cache_control", "a CacheControl", self.cache_control)
         for flag in ("strict", "defer_loading", "eager_input_streaming"):
             if getattr(self, flag) is not None:
-                _bool(f"Tool {self.name!r} {flag}", getattr(self, flag))
+                need_bool(f"Tool {self.name!r} {flag}", getattr(self, flag))
         if self.input_examples is not None:
             examples = _sequence(f"Tool {self.name!r} input_examples", self.input_examples)
             for example in examples:
                 if not isinstance(example, dict):
-                    raise _fail(f"Tool {self.name!r} input_examples[]", "a dict", example)
+                    raise fail(f"Tool {self.name!r} input_examples[]", "a dict", example)
             _set(self, "input_examples", examples)
         if self.allowed_callers is not None:
             callers = _sequence(f"Tool {self.name!r} allowed_callers", self.allowed_callers)
             for caller in callers:
-                _str(f"Tool {self.name!r} allowed_callers[]", caller)
+                need_str(f"Tool {self.name!r} allowed_callers[]", caller)
             _set(self, "allowed_callers", callers)
 
 
@@ -162,11 +125,11 @@ class ToolChoice(msgspec.Struct, frozen=True, omit_defaults=True, repr_omit_defa
     disable_parallel_tool_use: bool | None = None
 
     def __post_init__(self) -> None:
-        _one_of("ToolChoice.type", self.type, _TOOL_CHOICES)
+        one_of("ToolChoice.type", self.type, _TOOL_CHOICES)
         if self.type == "tool":
             if self.name is None:
                 raise ProviderError('ToolChoice("tool") needs the name of the tool to use')
-            _str("ToolChoice.name", self.name)
+            need_str("ToolChoice.name", self.name)
         elif self.name is not None:
             raise ProviderError(
                 f'ToolChoice.name is only for ToolChoice("tool"), not {self.type!r}'
@@ -176,7 +139,7 @@ class ToolChoice(msgspec.Struct, frozen=True, omit_defaults=True, repr_omit_defa
                 raise ProviderError(
                     'ToolChoice.disable_parallel_tool_use does not apply to ToolChoice("none")'
                 )
-            _bool("ToolChoice.disable_parallel_tool_use", self.disable_parallel_tool_use)
+            need_bool("ToolChoice.disable_parallel_tool_use", self.disable_parallel_tool_use)
 
 
 class Thinking(msgspec.Struct, frozen=True, omit_defaults=True, repr_omit_defaults=True):
@@ -199,17 +162,17 @@ class Thinking(msgspec.Struct, frozen=True, omit_defaults=True, repr_omit_defaul
                 )
             kind = "enabled"
             _set(self, "type", kind)
-        _one_of("Thinking.type", kind, _THINKING_TYPES)
+        one_of("Thinking.type", kind, _THINKING_TYPES)
         if kind == "enabled":
             if self.budget_tokens is None:
                 raise ProviderError('Thinking(type="enabled") needs budget_tokens')
-            _int("Thinking.budget_tokens", self.budget_tokens, minimum=1)
+            need_int("Thinking.budget_tokens", self.budget_tokens, minimum=1)
         elif self.budget_tokens is not None:
             raise ProviderError(f'Thinking.budget_tokens is only for type="enabled", not {kind!r}')
         if self.display is not None:
             if kind not in ("enabled", "adaptive"):
                 raise ProviderError(f"Thinking.display does not apply to type={kind!r}")
-            _one_of("Thinking.display", self.display, _DISPLAYS)
+            one_of("Thinking.display", self.display, _DISPLAYS)
 
 
 class RequestOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,16 +207,16 @@ class RequestOptions(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None:
-            _int("RequestOptions.max_tokens", self.max_tokens, minimum=1)
+            need_int("RequestOptions.max_tokens", self.max_tokens, minimum=1)
         for name in ("temperature", "top_p"):
             if getattr(self, name) is not None:
-                _number(f"RequestOptions.{name}", getattr(self, name))
+                need_number(f"RequestOptions.{name}", getattr(self, name))
         if self.top_k is not None:
-            _int("RequestOptions.top_k", self.top_k)
+            need_int("RequestOptions.top_k", self.top_k)
         if self.stop_sequences is not None:
             stops = _sequence("RequestOptions.stop_sequences", self.stop_sequences)
             for i, stop in enumerate(stops):
-                _str(f"RequestOptions.stop_sequences[{i}]", stop)
+                need_str(f"RequestOptions.stop_sequences[{i}]", stop)
             _set(self, "stop_sequences", stops)
         if self.tools is not None:
             tools = _sequence("RequestOptions.tools", self.tools)
@@ -272,22 +235,22 @@ class RequestOptions(msgspec.Struct, frozen=True, kw_only=True):
                         f"RequestOptions.server_tools[{i}] is a Tool: client tools go in tools"
                     )
                 if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
-                    raise _fail(
+                    raise fail(
                         f"RequestOptions.server_tools[{i}]", "a dict with a str 'type'", spec
                     )
             _set(self, "server_tools", tuple(dict(spec) for spec in server))
         if self.tool_choice is not None and not isinstance(self.tool_choice, ToolChoice):
-            raise _fail("RequestOptions.tool_choice", "a ToolChoice", self.tool_choice)
+            raise fail("RequestOptions.tool_choice", "a ToolChoice", self.tool_choice)
         if self.thinking is not None and not isinstance(self.thinking, Thinking):
-            raise _fail("RequestOptions.thinking", "a Thinking", self.thinking)
+            raise fail("RequestOptions.thinking", "a Thinking", self.thinking)
         if self.user_id is not None:
-            _str("RequestOptions.user_id", self.user_id)
+            need_str("RequestOptions.user_id", self.user_id)
         if self.service_tier is not None:
-            _str("RequestOptions.service_tier", self.service_tier)
+            need_str("RequestOptions.service_tier", self.service_tier)
         if self.betas is not None:
             betas = _sequence("RequestOptions.betas", self.betas)
             for i, beta in enumerate(betas):
-                _str(f"RequestOptions.betas[{i}]", beta)
+                need_str(f"RequestOptions.betas[{i}]", beta)
                 if "," in beta:
                     raise ProviderError(
                         f"RequestOptions.betas[{i}] must be one beta name, not a list: {beta!r}"
