@@ -7,6 +7,7 @@ wire-event Struct) and ``StreamMachine`` (wire events to chunks, checking their 
 
 from __future__ import annotations
 
+from .decoder import ChunkDecoder
 from .events import (
     ContentBlock,
     ContentBlockDelta,
@@ -21,7 +22,7 @@ from .events import (
     WireEvent,
     decode_event,
 )
-from .machine import ChunkDecoder, StreamMachine
+from .machine import StreamMachine
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEEvent, SSEFramer
 
 __all__ = [
