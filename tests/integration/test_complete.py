@@ -65,15 +65,15 @@ async def test_a_tool_turn_gives_the_calls_to_answer() -> None:
     assert [b.tool_use_id for b in answer.content] == [u.id for u in turn.tool_uses]  # type: ignore[union-attr]
 
 
-async def test_a_recorded_max_tokens_stop_inside_a_tool_block() -> None:
-    path = FIXTURES / "fine_grained_tool_max_tokens.sse"
+async def test_a_max_tokens_stop_inside_a_tool_block() -> None:
+    path = FIXTURES / "tool_cut_max_tokens.sse"
     async with httpx.AsyncClient(transport=ReplayTransport(path, chunk_size=7)) as client:
         turn = await provider_for(client).complete("sys", [Message("user", "hi")])
     assert turn.stop_reason == "max_tokens"
     assert turn.tool_uses == []
     assert not turn.complete
-    assert turn.text.endswith("Let me do that for you now.")
-    assert (turn.usage.input_tokens, turn.usage.output_tokens) == (450, 124)
+    assert turn.text == "I'll write the packing list to a file called packing.txt."
+    assert (turn.usage.input_tokens, turn.usage.output_tokens) == (388, 64)
 
 
 async def test_a_mid_stream_error_raises_and_the_partial_turn_is_kept() -> None:

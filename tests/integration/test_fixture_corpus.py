@@ -233,6 +233,7 @@ REQUIRED = {
     "thinking.sse",
     "prompt_caching.sse",
     "max_tokens.sse",
+    "tool_cut_max_tokens.sse",
     "gateway_zero_start_usage.sse",
     "midstream_overloaded.sse",
     "unknown_events.sse",
@@ -513,7 +514,7 @@ SDK_CANNOT_READ = {
 SDK_KEEPS_CUT_TOOL_CALLS = {
     # The SDK keeps a tool call cut by max_tokens, with its input parsed as partial JSON;
     # provider never hands over a call whose input is not the model's complete JSON.
-    "fine_grained_tool_max_tokens.sse",
+    "tool_cut_max_tokens.sse",
 }
 
 
