@@ -140,7 +140,7 @@ def run(
 ) -> ConcurrencyResult:
     import importlib.util
 
-    peers = [p for p in PEERS if p != "provider_fast" or importlib.util.find_spec("aiohttp")]
+    peers = [p for p in PEERS if p != "provider_fast" or importlib.util.find_spec("httptools")]
     raw: dict[str, list[dict[str, float]]] = {p: [] for p in peers}
     profiles: list[PeerProfile] = []
     with server_process("paced", deltas, burst, interval) as url:

@@ -6,7 +6,7 @@ well-behaved ``LoadScript`` in the same process: every stream gets its own text 
 holds after its first text until all requests have arrived, so every stream is open at once.
 One ``AnthropicProvider`` drives them all (``--clients K``: K providers, each with its own
 client), over a client made as the provider makes its own (``provider.transport``: the fast
-transport under asyncio when aiohttp is installed; ``--transport httpx`` forces httpx's) whose
+transport under asyncio when httptools is installed; ``--transport httpx`` forces httpx's) whose
 pool allows that many connections. Client and server share one process here, so CPU figures
 hold both; ``python -m bench.sockets`` measures the client alone.
 Prints one JSON line per backend; exits 1 if any stream is wrong or a connection was leaked.

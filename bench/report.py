@@ -18,7 +18,7 @@ __all__ = ["Check", "Report", "render"]
 
 NAMES = {
     "provider": "provider",
-    "provider_fast": "provider[fast] (its own client, aiohttp transport)",
+    "provider_fast": "provider[fast] (its own client, provider.fasthttp)",
     "sdk_raw": "SDK raw events",
     "sdk_helper": "SDK messages.stream() text_stream",
     "floor": "floor (split + msgspec, no HTTP)",

@@ -37,8 +37,9 @@ from .stats import ROOT, load_average, machine
 
 PEERS = {
     # name: what it is (the report's first column)
-    "provider-httpx": "provider, plain httpx transport (before: the old default)",
-    "provider-fast": "provider, provider[fast] transport (after: the default with the extra)",
+    "provider-httpx": "provider, plain httpx transport (the default install)",
+    "provider-aiohttp": "provider on aiohttp's pool (before: session 9's provider[fast])",
+    "provider-fast": "provider, provider[fast]: provider.fasthttp on httptools (after)",
     "provider-httpx-aiohttp": "provider on httpx-aiohttp's HttpxAiohttpClient (candidate)",
     "provider-httpx-uvloop": "provider, plain httpx transport, uvloop (candidate)",
     "provider-fast-uvloop": "provider, provider[fast] transport, uvloop",
@@ -103,6 +104,10 @@ async def _client(
 
                 http = make_async_client(timeout, None, limits)
                 assert type(http).__name__ == "_FastClient", "the fast transport is not in use"
+            elif peer == "provider-aiohttp":
+                from .aiohttp_transport import AiohttpClient
+
+                http = AiohttpClient(limits=limits, timeout=timeout)
             elif peer == "provider-httpx-aiohttp":
                 from httpx_aiohttp import HttpxAiohttpClient
 
@@ -199,7 +204,8 @@ def available(peer: str) -> str | None:
     import importlib.util
 
     needs = {
-        "provider-fast": "aiohttp",
+        "provider-fast": "httptools",
+        "provider-aiohttp": "aiohttp",
         "provider-fast-uvloop": "uvloop",
         "provider-httpx-aiohttp": "httpx_aiohttp",
         "provider-httpx-uvloop": "uvloop",
@@ -207,8 +213,8 @@ def available(peer: str) -> str | None:
         "sdk-aiohttp": "httpx_aiohttp",
         "httpx-sse": "httpx_sse",
     }.get(peer)
-    if peer == "provider-fast-uvloop" and importlib.util.find_spec("aiohttp") is None:
-        return "aiohttp not installed"
+    if peer == "provider-fast-uvloop" and importlib.util.find_spec("httptools") is None:
+        return "httptools not installed"
     if needs and importlib.util.find_spec(needs) is None:
         return f"{needs} not installed"
     return None

@@ -16,19 +16,19 @@ import httpx
 import pytest
 
 from provider.providers import anthropic as anthropic_shell
-from provider.transport import TRANSPORT_VARIABLE, make_async_client
+from provider.transport import FAST_MODULE, TRANSPORT_VARIABLE, make_async_client
 from tests.shells import SHELLS, Shell
 
 if os.environ.get("PROVIDER_TEST_WITHOUT_FAST"):
     # The install without the extra (``make test`` runs part of the suite this way too).
-    sys.modules["aiohttp"] = None  # type: ignore[assignment]
+    sys.modules[FAST_MODULE] = None  # type: ignore[assignment]
 
 # "httpx": httpx's own transport, forced. "auto": the provider's own choice, which under asyncio
-# with aiohttp installed (provider[fast], part of the dev install) is the fast transport, and
+# with httptools installed (provider[fast], part of the dev install) is the fast transport, and
 # httpx's otherwise.
 TRANSPORTS = ("httpx", "auto")
 try:
-    FAST_INSTALLED = importlib.util.find_spec("aiohttp") is not None
+    FAST_INSTALLED = importlib.util.find_spec(FAST_MODULE) is not None
 except ValueError:  # blocked above
     FAST_INSTALLED = False
 
@@ -44,7 +44,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _plain_transport_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run on httpx's own transport unless they ask for ``http_transport``: many mock
-    httpx's transport (pytest-httpx), which the aiohttp transport would bypass."""
+    httpx's transport (pytest-httpx), which the fast transport would bypass."""
     monkeypatch.setenv(TRANSPORT_VARIABLE, "httpx")
 
 
@@ -88,7 +88,7 @@ def http_transport(
     _plain_transport_by_default: None,
 ) -> Iterator[str]:
     """The transport the provider's own client uses in this test: "httpx" or "fast" (the
-    "auto" case with aiohttp installed)."""
+    "auto" case with httptools installed)."""
     expect_fast = False
     if request.param == "auto":
         monkeypatch.delenv(TRANSPORT_VARIABLE)

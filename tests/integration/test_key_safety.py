@@ -330,10 +330,10 @@ async def logged_stream(
     transport: str,
 ) -> str:
     caplog.set_level(logging.DEBUG)
-    # The loggers of the HTTP stack in use: httpcore's under httpx's transport; aiohttp's
-    # (silent for a client request) under the fast one.
+    # The loggers of the HTTP stack in use: httpcore's under httpx's transport; the fast one
+    # logs nothing of its own (asyncio's logger would speak only of a failure).
     speaking = {"provider", "httpx", "httpcore"} if transport == "httpx" else {"provider", "httpx"}
-    for name in (*speaking, "aiohttp"):
+    for name in (*speaking, "asyncio"):
         caplog.set_level(logging.DEBUG, logger=name)
     async with ScriptedUpstream(flaky_then_stream(echo_secret)) as upstream:
         cfg = msgspec.structs.replace(cfg, base_url=upstream.url)

@@ -1,6 +1,7 @@
-"""Which transport the provider's own client runs on (provider/transport.py), and the aiohttp
-transport's own promises. The behaviour over real sockets (faults, proxies, TLS, key safety) is
-tested on each transport by the suites that use ``http_transport``."""
+"""Which transport the provider's own client runs on (provider/transport.py). The fast
+transport's own promises are in ``test_fasthttp.py``; its behaviour over real sockets (faults,
+proxies, TLS, key safety) is tested on each transport by the suites that use
+``http_transport``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import httpx
 import pytest
 
 from provider import MODELS, AnthropicProvider, ProviderConfig
-from provider.transport import TRANSPORT_VARIABLE, fast_available, make_async_client
+from provider.fasthttp import FastTransport
+from provider.transport import FAST_MODULE, TRANSPORT_VARIABLE, fast_available, make_async_client
 from tests.conftest import FAST_INSTALLED
 
-needs_fast = pytest.mark.skipif(not FAST_INSTALLED, reason="aiohttp is not installed")
+needs_fast = pytest.mark.skipif(not FAST_INSTALLED, reason="httptools is not installed")
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 TIMEOUT = httpx.Timeout(5.0)
@@ -41,7 +43,7 @@ def auto(monkeypatch: pytest.MonkeyPatch) -> None:
 @needs_fast
 @asyncio_only
 @pytest.mark.anyio
-async def test_asyncio_with_aiohttp_installed_gets_the_fast_transport(auto: None) -> None:
+async def test_asyncio_with_httptools_installed_gets_the_fast_transport(auto: None) -> None:
     async with make_async_client(TIMEOUT, None, LIMITS) as client:
         assert is_fast(client)
         assert isinstance(client, httpx.AsyncClient)  # the package's API is still httpx's
@@ -50,7 +52,7 @@ async def test_asyncio_with_aiohttp_installed_gets_the_fast_transport(auto: None
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])
 @pytest.mark.anyio
-async def test_trio_gets_httpx_transport_even_with_aiohttp_installed(auto: None) -> None:
+async def test_trio_gets_httpx_transport_even_with_httptools_installed(auto: None) -> None:
     assert not fast_available()
     async with make_async_client(TIMEOUT, None, LIMITS) as client:
         assert type(client) is httpx.AsyncClient
@@ -68,10 +70,10 @@ async def test_the_environment_variable_forces_httpx_transport(
 
 @asyncio_only
 @pytest.mark.anyio
-async def test_without_aiohttp_the_client_is_plain_httpx(
+async def test_without_httptools_the_client_is_plain_httpx(
     auto: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, FAST_MODULE, None)  # as if it were not installed
     assert not fast_available()
     async with make_async_client(TIMEOUT, None, LIMITS) as client:
         assert type(client) is httpx.AsyncClient
@@ -108,8 +110,6 @@ async def test_the_providers_own_client_is_fast_and_closed_with_it(auto: None) -
 async def test_proxied_requests_keep_httpx_transport_and_no_proxy_goes_fast(
     auto: None, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    from provider.transport import AiohttpTransport
-
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
@@ -121,5 +121,5 @@ async def test_proxied_requests_keep_httpx_transport_and_no_proxy_goes_fast(
         route = client._transport_for_url  # httpx's own routing, proxies from the environment
         assert type(route(httpx.URL("https://api.anthropic.com"))) is httpx.AsyncHTTPTransport
         if how == "environment":
-            assert isinstance(route(httpx.URL("https://gateway.internal")), AiohttpTransport)
-            assert isinstance(route(httpx.URL("http://127.0.0.1:8080")), AiohttpTransport)
+            assert isinstance(route(httpx.URL("https://gateway.internal")), FastTransport)
+            assert isinstance(route(httpx.URL("http://127.0.0.1:8080")), FastTransport)
