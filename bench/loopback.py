@@ -24,7 +24,7 @@ from .body import delta_events, footer, header, make_body
 from .server import Response, SSEServer
 from .stats import ROOT
 
-__all__ = ["expected_text", "serve_worker", "server_process"]
+__all__ = ["expected_body", "expected_text", "serve_worker", "server_process"]
 
 SEED = 11
 
@@ -32,6 +32,11 @@ SEED = 11
 def expected_text(deltas: int) -> str:
     """The text every ``paced`` stream with ``deltas`` deltas carries."""
     return make_body(deltas, seed=SEED).text
+
+
+def expected_body(deltas: int) -> bytes:
+    """The body every ``whole`` stream with ``deltas`` deltas carries, without its chunking."""
+    return make_body(deltas, seed=SEED).data
 
 
 async def _serve(mode: str, deltas: int, burst: int, interval: float) -> None:

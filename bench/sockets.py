@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .loopback import expected_text, server_process
+from .loopback import expected_body, expected_text, server_process
 from .stats import ROOT, load_average, machine
 
 PEERS = {
@@ -46,6 +46,12 @@ PEERS = {
     "sdk": "official SDK, raw events, default client",
     "sdk-aiohttp": "official SDK, raw events, DefaultAioHttpClient",
     "httpx-sse": "hand-written httpx + httpx-sse + json loop",
+    # The parts apart: the HTTP stack alone (the body read and dropped, nothing parsed), and
+    # the parser alone (the same body decoded in memory, no socket).
+    "http-fast": "HTTP alone: provider.fasthttp (provider[fast])",
+    "http-aiohttp": "HTTP alone: aiohttp transport (session 9's provider[fast])",
+    "http-httpx": "HTTP alone: httpx's own transport",
+    "parser": "parser alone: the provider's ChunkDecoder, in memory, 64 KiB pieces",
 }
 DEFAULT_PEERS = tuple(PEERS)
 DELTAS = 1000
@@ -84,9 +90,38 @@ async def _httpx_sse_text(client: Any, url: str) -> str:
     return "".join(parts)
 
 
+async def _http_body(client: Any, url: str) -> bytes:
+    """One response's body through the HTTP stack alone: read, joined, not parsed."""
+    from .clients import API_KEY
+
+    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+    parts: list[bytes] = []
+    async with client.stream("POST", url + "/v1/messages", content=b"{}", headers=headers) as r:
+        async for data in r.aiter_raw():
+            parts.append(data)
+    return b"".join(parts)
+
+
+async def _parsed_in_memory(body: bytes) -> str:
+    """The same body through the provider's decoder alone, in 64 KiB pieces."""
+    from provider.stream import ChunkDecoder
+    from provider.types import TextChunk
+
+    from .body import pieces
+
+    decoder = ChunkDecoder()
+    parts: list[str] = []
+    for piece in pieces(body):
+        for chunk in decoder.feed(piece):
+            if isinstance(chunk, TextChunk):
+                parts.append(chunk.text)
+    decoder.close()
+    return "".join(parts)
+
+
 async def _client(
     peer: str, url: str, clients: int = 1
-) -> tuple[Callable[[], Awaitable[str]], list[Any]]:
+) -> tuple[Callable[[], Awaitable[str | bytes]], list[Any]]:
     """One stream's coroutine factory for ``peer``, and the things to close afterwards.
     ``clients``: provider peers spread the streams over that many providers (each with its own
     HTTP client), round-robin."""
@@ -125,6 +160,22 @@ async def _client(
     if peer == "httpx-sse":
         http = httpx.AsyncClient(limits=limits, timeout=timeout)
         return (lambda: _httpx_sse_text(http, url)), [http]
+    if peer.startswith("http-"):
+        if peer == "http-fast":
+            from provider.transport import make_async_client
+
+            http = make_async_client(timeout, None, limits)
+            assert type(http).__name__ == "_FastClient", "the fast transport is not in use"
+        elif peer == "http-aiohttp":
+            from .aiohttp_transport import AiohttpClient
+
+            http = AiohttpClient(limits=limits, timeout=timeout)
+        else:
+            http = httpx.AsyncClient(limits=limits, timeout=timeout)
+        return (lambda: _http_body(http, url)), [http]
+    if peer == "parser":
+        body = expected_body(DELTAS)
+        return (lambda: _parsed_in_memory(body)), []
     import anthropic
 
     if peer == "sdk-aiohttp":
@@ -145,13 +196,15 @@ async def _client(
 async def _measure(
     peer: str, count: int, url: str, repeat: int, deltas: int, clients: int
 ) -> dict[str, float]:
-    expected = expected_text(deltas)
+    expected: str | bytes = (
+        expected_body(deltas) if peer.startswith("http-") else expected_text(deltas)
+    )
     one, closeables = await _client(peer, url, clients)
     try:
         if await one() != expected:  # warm-up: lazy imports, first connection
             raise RuntimeError(f"{peer}: wrong text")
         gc.collect()
-        texts: list[str] = []
+        texts: list[str | bytes] = []
         cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(repeat):
             texts += await asyncio.gather(*(one() for _ in range(count)))
@@ -206,6 +259,8 @@ def available(peer: str) -> str | None:
     needs = {
         "provider-fast": "httptools",
         "provider-aiohttp": "aiohttp",
+        "http-fast": "httptools",
+        "http-aiohttp": "aiohttp",
         "provider-fast-uvloop": "uvloop",
         "provider-httpx-aiohttp": "httpx_aiohttp",
         "provider-httpx-uvloop": "uvloop",
@@ -313,7 +368,8 @@ def render(data: dict[str, Any]) -> str:
             if not rows:
                 continue
             us, cpu, wall = (_med(rows, k) for k in ("us_per_event", "cpu_s", "wall_s"))
-            ratio = f"{sdk_us / us[1]:.2f}x" if sdk_us else "-"
+            alone = peer.startswith("http-") or peer == "parser"  # a part, not a whole client
+            ratio = f"{sdk_us / us[1]:.2f}x" if sdk_us and not alone else "-"
             lines.append(
                 f"| {PEERS.get(peer, peer)} | {len(rows)} | "
                 f"{us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
