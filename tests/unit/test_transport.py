@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from provider import MODELS, AnthropicProvider, ProviderConfig
-from provider.fasthttp import FastTransport
 from provider.transport import FAST_MODULE, TRANSPORT_VARIABLE, fast_available, make_async_client
 from tests.conftest import FAST_INSTALLED
 
@@ -110,6 +109,8 @@ async def test_the_providers_own_client_is_fast_and_closed_with_it(auto: None) -
 async def test_proxied_requests_keep_httpx_transport_and_no_proxy_goes_fast(
     auto: None, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
+    from provider.fasthttp import FastTransport  # needs httptools
+
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
