@@ -265,7 +265,7 @@ def available(peer: str) -> str | None:
         "provider-httpx-aiohttp": "httpx_aiohttp",
         "provider-httpx-uvloop": "uvloop",
         "sdk": "anthropic",
-        "sdk-aiohttp": "httpx_aiohttp",
+        "sdk-aiohttp": "aiohttp",  # the SDK vendors httpx-aiohttp
         "httpx-sse": "httpx_sse",
     }.get(peer)
     if peer == "provider-fast-uvloop" and importlib.util.find_spec("httptools") is None:
