@@ -23,6 +23,11 @@ Failure = tuple[type[httpx.TransportError], str]
 
 MAX_HEAD = 64 * 1024  # a response head larger than this is refused (h11 allows 16 KiB)
 HIGH_WATER = 256 * 1024  # body bytes buffered before the socket stops being read
+_HEAD_TOO_LARGE = "the response head exceeds 64 KiB"
+
+
+class _Surplus(Exception):
+    """Raised from a parser callback to stop parsing bytes that follow the response."""
 
 
 class Connection(asyncio.Protocol):
@@ -31,6 +36,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_deadline",
         "_drain",
+        "_fields_bytes",
         "_framed",
         "_head_bytes",
         "_keep_alive",
@@ -88,7 +94,8 @@ class Connection(asyncio.Protocol):
         self._framed = False  # content-length or chunked: the close does not end the body
         self._keep_alive = False
         self._surplus = False  # bytes after the response: the connection is not reused
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes of the reads that ended inside the head
+        self._fields_bytes = 0  # the head's status line and fields, however they arrived
 
     # --- what the transport asks -------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class Connection(asyncio.Protocol):
             if not self.head_done:
                 self._head_bytes += len(data)
                 if self._head_bytes > MAX_HEAD:
-                    self._fail(httpx.RemoteProtocolError, "the response head exceeds 64 KiB")
+                    self._fail(httpx.RemoteProtocolError, _HEAD_TOO_LARGE)
             else:
                 self.buffered += len(data)
                 if self.buffered > HIGH_WATER and not self._paused and self._transport:
@@ -218,14 +225,20 @@ class Connection(asyncio.Protocol):
     # --- httptools callbacks (names are httptools') -------------------------------------------
 
     def on_message_begin(self) -> None:
-        if self.head_done:  # a second response to one request
+        if self.head_done:
+            # A second response to one request, in the read that ended the first: parsing
+            # stops here, or its body would be handed over as the first one's.
             self._surplus = True
+            raise _Surplus
 
     def on_status(self, status: bytes) -> None:
         self.reason += status  # llhttp may hand it over in pieces
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:
+            return  # a trailer: dropped, as httpcore does
         self.headers.append((name, value))
+        self._fields_bytes += len(name) + len(value) + 4
         lowered = name.lower()
         if lowered == b"content-length" or (
             lowered == b"transfer-encoding" and b"chunked" in value.lower()
@@ -235,11 +248,17 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         assert parser is not None
+        # The reads that ended inside the head are counted in data_received; this catches a
+        # head that arrived whole, in the read that also ended it.
+        if self._fields_bytes + len(self.reason) > MAX_HEAD:
+            self._fail(httpx.RemoteProtocolError, _HEAD_TOO_LARGE)
+            return
         status = parser.get_status_code()
         if status < 200:  # informational (101 makes feed_data raise): the real one follows
             self.headers = []
             self.reason = b""
             self._framed = False
+            self._fields_bytes = 0
             return
         self.status = status
         self.version = b"HTTP/" + parser.get_http_version().encode("ascii")
