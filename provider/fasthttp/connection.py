@@ -27,7 +27,8 @@ _HEAD_TOO_LARGE = "the response head exceeds 64 KiB"
 
 
 class _Surplus(Exception):
-    """Raised from a parser callback to stop parsing bytes that follow the response."""
+    """Raised from a parser callback to stop parsing: bytes that follow the response, or a
+    response already refused."""
 
 
 class Connection(asyncio.Protocol):
@@ -114,7 +115,9 @@ class Connection(asyncio.Protocol):
     async def send(self, data: bytes, write_timeout: float | None) -> None:
         """Write a request (head and body) and start reading its response."""
         self._reset()
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = parser = httptools.HttpResponseParser(self)
+        # A bare LF ending a line of the head, as h11 (httpx's own parser) accepts.
+        parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         transport = self._transport
         if transport is None or self.closed:
             self.failure = (httpx.WriteError, "the connection is closed")
@@ -196,7 +199,9 @@ class Connection(asyncio.Protocol):
                     self._fail(httpx.RemoteProtocolError, _HEAD_TOO_LARGE)
             else:
                 self.buffered += len(data)
-                if self.buffered > HIGH_WATER and not self._paused and self._transport:
+                # Only with body bytes to take: their reader is what resumes reading.
+                full = self.buffered > HIGH_WATER and self.parts
+                if full and not self._paused and self._transport:
                     self._paused = True
                     self._transport.pause_reading()
         self._wake()
@@ -240,9 +245,12 @@ class Connection(asyncio.Protocol):
         self.headers.append((name, value))
         self._fields_bytes += len(name) + len(value) + 4
         lowered = name.lower()
-        if lowered == b"content-length" or (
-            lowered == b"transfer-encoding" and b"chunked" in value.lower()
-        ):
+        if lowered == b"transfer-encoding" and value.strip().lower() != b"chunked":
+            # As h11: another coding (gzip, ...) would reach the caller still encoded, and
+            # with "chunked" not last the length is the close (RFC 9112, 6.3).
+            self._fail(httpx.RemoteProtocolError, "Only Transfer-Encoding: chunked is supported")
+            raise _Surplus
+        if lowered == b"content-length" or lowered == b"transfer-encoding":
             self._framed = True
 
     def on_headers_complete(self) -> None:

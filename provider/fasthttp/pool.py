@@ -32,6 +32,7 @@ class Pool:
         self._opened = 0  # open or opening, idle ones included
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._all: set[Connection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def acquire(
         self,
@@ -42,6 +43,8 @@ class Pool:
     ) -> Connection | Failure:
         """A connection to ``origin``, reused or new, or why none could be had."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._forget(loop)
         deadline = None if pool is None else loop.time() + pool
         while True:
             found = self._take_idle(origin, loop.time())
@@ -80,6 +83,9 @@ class Pool:
         self._wake_one()
 
     async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._forget(loop)  # another loop's connections cannot be closed from this one
         for conn in list(self._all):
             self._drop(conn)
         self._idle.clear()
@@ -125,6 +131,16 @@ class Pool:
             self._wake_one()
             return failure
         return conn
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A client used from a new event loop (a second ``asyncio.run``): the connections of
+        the old one can neither be used nor closed from here, so they are let go."""
+        self._idle.clear()
+        self._idle_count = 0
+        self._opened = 0
+        self._waiters.clear()
+        self._all.clear()
+        self._loop = loop
 
     def _take_idle(self, origin: Origin, now: float) -> Connection | None:
         idle = self._idle.get(origin)

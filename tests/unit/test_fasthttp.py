@@ -7,7 +7,10 @@ in tests/integration/test_fasthttp_sockets.py."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +24,7 @@ from tests.conftest import FAST_INSTALLED
 pytestmark = pytest.mark.skipif(not FAST_INSTALLED, reason="httptools is not installed")
 
 if FAST_INSTALLED:
+    from provider.fasthttp import FastTransport
     from provider.fasthttp.connection import HIGH_WATER, MAX_HEAD, Connection
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -246,6 +250,48 @@ def test_reading_pauses_above_the_high_water_mark_and_resumes_when_taken(
     assert conn.take() == b"x" * (size - fed) and conn.done
 
 
+def test_framing_bytes_alone_never_pause_reading(loop: asyncio.AbstractEventLoop) -> None:
+    # Trailers past the high water mark after the body was taken: nothing to take, so a pause
+    # would never be lifted and the response would hang.
+    conn, sock = connect(loop)
+    conn.data_received(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n")
+    assert conn.take() == b"x"
+    trailer = b"x-pad: " + b"p" * 1000 + b"\r\n"
+    for _ in range(2 * HIGH_WATER // len(trailer)):
+        conn.data_received(trailer)
+        assert not sock.paused
+    conn.data_received(b"\r\n")
+    assert conn.done and conn.take() == b""
+
+
+# --- what h11 accepts and refuses, as h11 does ---------------------------------------------------
+
+
+def test_a_head_with_bare_lf_line_ends_is_accepted_as_h11_accepts_it(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    conn, _ = connect(loop)
+    conn.data_received(b"HTTP/1.1 200 OK\ncontent-length: 2\nx-a: b\n\nhi")
+    assert conn.failure is None
+    assert (conn.status, conn.headers) == (200, [(b"content-length", b"2"), (b"x-a", b"b")])
+    assert conn.take() == b"hi" and conn.done
+
+
+@pytest.mark.parametrize("coding", [b"gzip", b"gzip, chunked", b"chunked, gzip", b"identity"])
+def test_a_transfer_coding_other_than_chunked_is_refused_as_h11_refuses_it(
+    loop: asyncio.AbstractEventLoop, coding: bytes
+) -> None:
+    # Another coding would reach the caller still encoded (httpx decodes content-encoding
+    # only), and "chunked, gzip" would be delimited by the close.
+    conn, sock = connect(loop)
+    conn.data_received(b"HTTP/1.1 200 OK\r\ntransfer-encoding: %b\r\n\r\n2\r\nhi\r\n" % coding)
+    assert conn.failure == (
+        httpx.RemoteProtocolError,
+        "Only Transfer-Encoding: chunked is supported",
+    )
+    assert not conn.head_done and sock.closing
+
+
 # --- failures ----------------------------------------------------------------------------------
 
 
@@ -294,3 +340,48 @@ def test_a_malformed_or_switching_response_is_a_protocol_error(
     conn.data_received(wire)
     assert conn.failure is not None and conn.failure[0] is httpx.RemoteProtocolError
     assert not conn.head_done and sock.closing
+
+
+# --- event loops (a real socket: the one test here that needs one) -------------------------------
+
+
+# The first loop's socket is left to the garbage collector: asyncio.run closed its loop.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_client_used_again_from_a_new_event_loop_opens_a_new_connection() -> None:
+    # A second asyncio.run with the same client: the first loop's connection is let go (it can
+    # neither carry a request nor be closed from another loop), not reused.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        answers: list[bytes] = []
+
+        def serve() -> None:
+            # Both connections stay open until both requests are answered: only the loop, not
+            # a close, can keep the first one from being reused.
+            listener.settimeout(10)
+            kept = []
+            for _ in range(2):
+                conn, _ = listener.accept()
+                kept.append(conn)
+                received = b""
+                while not received.endswith(b"\r\n\r\n"):
+                    received += conn.recv(65536)
+                answers.append(received)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi")
+            for conn in kept:
+                conn.close()
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        http = httpx.AsyncClient(transport=FastTransport())
+
+        async def one() -> bytes:
+            response = await http.get(f"http://127.0.0.1:{port}/")
+            return response.content
+
+        assert asyncio.run(one()) == b"hi"
+        assert asyncio.run(one()) == b"hi"  # on the first loop's connection, this would fail
+        asyncio.run(http.aclose())
+        server.join(timeout=10)
+        assert len(answers) == 2 and not server.is_alive()
+    gc.collect()  # the abandoned sockets' warnings belong to this test, not to a later one
