@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from . import sockets
 from .breakdown import Breakdown
 from .concurrency import ConcurrencyResult
 from .latency import LatencyResult
@@ -457,4 +458,31 @@ def render(report: Report) -> str:
                         ],
                     ),
                 ]
+    lines += _companions()
     return "\n".join(lines) + "\n"
+
+
+def _companions() -> list[str]:
+    """The benchmarks run on their own, as they last ran: the largest stream count of
+    ``bench/sockets.json`` (``python -m bench.sockets``) and the sync twin's table."""
+    lines: list[str] = []
+    if sockets.JSON_PATH.exists():
+        data = msgspec.json.decode(sockets.JSON_PATH.read_bytes())
+        if data.get("by_streams"):
+            largest = max(data["by_streams"], key=int)
+            lines += [
+                "",
+                "## 6. Client CPU per event over real sockets (`python -m bench.sockets`, run"
+                " on its own)",
+                "",
+                "The server in its own process on the other CPU, every event in its own HTTP chunk;"
+                " the client process's CPU per event. Every stream count, the parts apart (HTTP"
+                " alone, parser alone) and the method: `bench/sockets.md`; the choice of transport:"
+                " `bench/TRANSPORTS.md`.",
+                "",
+                *sockets.stream_count_section(data, largest, "###"),
+            ]
+    sync = sockets.JSON_PATH.with_name("sync.md")
+    if sync.exists():
+        lines += ["", *sync.read_text(encoding="utf-8").strip().splitlines()]
+    return lines

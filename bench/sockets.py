@@ -337,6 +337,41 @@ def _med(rows: list[dict[str, float]], key: str) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
 
+def stream_count_section(data: dict[str, Any], count: str, level: str) -> list[str]:
+    """The table of one stream count (``python -m bench`` puts the largest in results.md)."""
+    samples = data["by_streams"][count]
+    meta = data["meta"].get(count, {})
+    lines = [
+        f"{level} {int(count):,} concurrent stream{'s' if count != '1' else ''} of "
+        f"{data['deltas']:,} deltas",
+        "",
+        f"Commit {meta.get('commit', '?')}; "
+        f"load average at start {meta.get('load_start', '?')}, "
+        f"at end {meta.get('load_end', '?')}.",
+        "",
+        "| client | runs | µs CPU per event | CPU s | wall s"
+        + (" per stream" if count == "1" else "")
+        + " | SDK / this (CPU per event) |",
+        "|---|---|---|---|---|---|",
+    ]
+    sdk = samples.get("sdk")
+    sdk_us = _med(sdk, "us_per_event")[1] if sdk else None
+    for peer, rows in samples.items():
+        if not rows:
+            continue
+        us, cpu, wall = (_med(rows, k) for k in ("us_per_event", "cpu_s", "wall_s"))
+        alone = peer.startswith("http-") or peer == "parser"  # a part, not a whole client
+        ratio = f"{sdk_us / us[1]:.2f}x" if sdk_us and not alone else "-"
+        lines.append(
+            f"| {PEERS.get(peer, peer)} | {len(rows)} | "
+            f"{us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
+            f"{cpu[1]:.2f} ({cpu[0]:.2f}-{cpu[2]:.2f}) | "
+            f"{wall[1]:.3g} ({wall[0]:.3g}-{wall[2]:.3g}) | {ratio} |"
+        )
+    lines.append("")
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
     lines = [
         "# Client CPU per event over real sockets (`python -m bench.sockets`)",
@@ -347,36 +382,8 @@ def render(data: dict[str, Any]) -> str:
         "per event over the peer's, both measured in the same invocation.",
         "",
     ]
-    for count, samples in sorted(data["by_streams"].items(), key=lambda kv: int(kv[0])):
-        meta = data["meta"].get(count, {})
-        lines += [
-            f"## {int(count):,} concurrent stream{'s' if count != '1' else ''} of "
-            f"{data['deltas']:,} deltas",
-            "",
-            f"Commit {meta.get('commit', '?')}; "
-            f"load average at start {meta.get('load_start', '?')}, "
-            f"at end {meta.get('load_end', '?')}.",
-            "",
-            "| client | runs | µs CPU per event | CPU s | wall s"
-            + (" per stream" if count == "1" else "")
-            + " | SDK / this (CPU per event) |",
-            "|---|---|---|---|---|---|",
-        ]
-        sdk = samples.get("sdk")
-        sdk_us = _med(sdk, "us_per_event")[1] if sdk else None
-        for peer, rows in samples.items():
-            if not rows:
-                continue
-            us, cpu, wall = (_med(rows, k) for k in ("us_per_event", "cpu_s", "wall_s"))
-            alone = peer.startswith("http-") or peer == "parser"  # a part, not a whole client
-            ratio = f"{sdk_us / us[1]:.2f}x" if sdk_us and not alone else "-"
-            lines.append(
-                f"| {PEERS.get(peer, peer)} | {len(rows)} | "
-                f"{us[1]:.2f} ({us[0]:.2f}-{us[2]:.2f}) | "
-                f"{cpu[1]:.2f} ({cpu[0]:.2f}-{cpu[2]:.2f}) | "
-                f"{wall[1]:.3g} ({wall[0]:.3g}-{wall[2]:.3g}) | {ratio} |"
-            )
-        lines.append("")
+    for count in sorted(data["by_streams"], key=int):
+        lines += stream_count_section(data, count, "##")
     if data.get("spread"):
         first = data["spread"][0]
         lines += [
