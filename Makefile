@@ -27,7 +27,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy --strict provider examples
 
 # The suite runs with the fast extra installed (dev includes it): each test of the provider's own
-# client runs on both transports. The second run is the install without the extra: aiohttp cannot
+# client runs on both transports. The second run is the install without the extra: httptools cannot
 # be imported, the provider falls back to httpx's transport by itself, and the fast cases skip.
 test: lint test-deps
 	$(BIN)/python -m pytest -q

@@ -186,6 +186,7 @@ class Connection(asyncio.Protocol):
             if parser is None and self._transport is not None:
                 self._transport.close()
             return
+        self.timed_out = False  # a timer that fired in the same turn as these bytes: no silence
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:

@@ -32,7 +32,7 @@ _FIELD_VALUE = re.compile(rb"[^\x00\r\n]*")  # h11 refuses these too: they would
 class FastTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over asyncio (asyncio only), with httpx's ``Limits`` and timeouts.
 
-    aiohttp-free and h11-free: each HTTP chunk costs one call from llhttp into Python, and the
+    No h11, no httpcore: each HTTP chunk costs one call from llhttp into ``list.append``, and the
     reader wakes once per socket read, not once per chunk (``bench/TRANSPORTS.md``).
     """
 
@@ -77,9 +77,11 @@ class FastTransport(httpx.AsyncBaseTransport):
         except BaseException:  # cancelled
             pool.release_broken(conn)
             raise
-        if conn.failure is not None or conn.timed_out:
+        if not conn.head_done:
             pool.release_broken(conn)
             _raise(conn.failure or (httpx.ReadTimeout, "timed out reading the response"), request)
+        # A head that arrived is the news even if the body then failed (a proxy that resets
+        # after its 502 page): the failure is raised after the body bytes that did arrive.
         extensions: dict[str, Any] = {"http_version": conn.version, "reason_phrase": conn.reason}
         stream = _Body(conn, pool, request, read, empty=request.method == "HEAD")
         return httpx.Response(

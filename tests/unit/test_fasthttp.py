@@ -26,6 +26,7 @@ pytestmark = pytest.mark.skipif(not FAST_INSTALLED, reason="httptools is not ins
 if FAST_INSTALLED:
     from provider.fasthttp import FastTransport
     from provider.fasthttp.connection import HIGH_WATER, MAX_HEAD, Connection
+    from provider.fasthttp.pool import Pool
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -340,6 +341,53 @@ def test_a_malformed_or_switching_response_is_a_protocol_error(
     conn.data_received(wire)
     assert conn.failure is not None and conn.failure[0] is httpx.RemoteProtocolError
     assert not conn.head_done and sock.closing
+
+
+# --- the transport over a connection that does not wait for the reader ----------------------------
+
+
+def test_a_head_that_arrived_is_returned_even_when_the_socket_failed_in_the_same_turn() -> None:
+    # A proxy that resets after its 502 page: the status is the news, so the response is
+    # handed over and the reset comes after the body bytes that did arrive.
+    class Racing(Connection):
+        async def send(self, data: bytes, write_timeout: float | None) -> None:
+            await super().send(data, write_timeout)
+            self.data_received(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 100\r\n\r\n<html>")
+            self.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
+
+    async def scenario() -> tuple[int, bytes, BaseException | None]:
+        transport = FastTransport()
+        conn = Racing(asyncio.get_running_loop(), ("http", "example.test", 80))
+        conn.connection_made(FakeSocket())
+
+        async def acquire(*args: Any) -> Connection:
+            return conn
+
+        async with httpx.AsyncClient(transport=transport) as http:
+            transport._pool = pool = Pool(transport._ssl, transport._limits)
+            pool.acquire = acquire  # type: ignore[method-assign]
+            got = b""
+            error: BaseException | None = None
+            async with http.stream("GET", "http://example.test/") as response:
+                try:
+                    async for piece in response.aiter_raw():
+                        got += piece
+                except httpx.ReadError as exc:
+                    error = exc
+            return response.status_code, got, error
+
+    status, body, error = asyncio.run(scenario())
+    assert (status, body) == (502, b"<html>")
+    assert isinstance(error, httpx.ReadError) and "reset" in str(error)
+
+
+def test_bytes_arriving_in_the_turn_a_read_timeout_fired_end_the_silence(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    conn, _ = connect(loop)
+    conn.timed_out = True  # the timer fired, then, before the reader ran, bytes came
+    conn.data_received(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhel")
+    assert not conn.timed_out and conn.take() == b"hel"
 
 
 # --- event loops (a real socket: the one test here that needs one) -------------------------------
