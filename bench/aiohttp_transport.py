@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from provider.transport import _FastClient
 
 if TYPE_CHECKING:
     import aiohttp
@@ -19,25 +20,14 @@ if TYPE_CHECKING:
 __all__ = ["AiohttpClient", "AiohttpTransport"]
 
 
-class AiohttpClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose direct connections use ``AiohttpTransport``."""
+class AiohttpClient(_FastClient):
+    """The provider's own fast client (httpx's proxy routes, its cookie store), with
+    ``AiohttpTransport`` for direct connections: only the transport differs in the comparison."""
 
-    def _init_transport(
-        self,
-        verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = httpx.Limits(),  # noqa: B008 (httpx's own default)
-        transport: httpx.AsyncBaseTransport | None = None,
+    def _direct_transport(
+        self, ssl_context: ssl.SSLContext, limits: httpx.Limits
     ) -> httpx.AsyncBaseTransport:
-        if transport is not None:
-            return transport
-        return AiohttpTransport(
-            ssl_context=httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env),
-            limits=limits,
-        )
+        return AiohttpTransport(ssl_context=ssl_context, limits=limits)
 
 
 def _under_asyncio() -> bool:
@@ -136,17 +126,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
-
-    async def __aenter__(self) -> AiohttpTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
 
 
 # Headers aiohttp would add when httpx's request has none: the request goes out as built.

@@ -84,12 +84,16 @@ class _FastClient(httpx.AsyncClient):
     ) -> httpx.AsyncBaseTransport:
         if transport is not None:
             return transport
+        ssl_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        return self._direct_transport(ssl_context, limits)
+
+    def _direct_transport(
+        self, ssl_context: ssl.SSLContext, limits: httpx.Limits
+    ) -> httpx.AsyncBaseTransport:
+        # One place to choose it: bench/aiohttp_transport.py measures another one here.
         from .fasthttp import FastTransport
 
-        return FastTransport(
-            ssl_context=httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env),
-            limits=limits,
-        )
+        return FastTransport(ssl_context=ssl_context, limits=limits)
 
 
 class _Cookies(httpx.Cookies):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
@@ -96,17 +95,6 @@ class FastTransport(httpx.AsyncBaseTransport):
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.aclose()
-
-    async def __aenter__(self) -> FastTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
 
 
 class _Body(httpx.AsyncByteStream):
