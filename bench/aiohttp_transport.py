@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from provider.transport import _FastClient
+from provider.transport import _FastClient, _under_asyncio
 
 if TYPE_CHECKING:
     import aiohttp
@@ -28,14 +28,6 @@ class AiohttpClient(_FastClient):
         self, ssl_context: ssl.SSLContext, limits: httpx.Limits
     ) -> httpx.AsyncBaseTransport:
         return AiohttpTransport(ssl_context=ssl_context, limits=limits)
-
-
-def _under_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from .clients import API_KEY
 from .loopback import expected_body, expected_text, server_process
 from .stats import ROOT, load_average, machine
 
@@ -61,6 +62,7 @@ CLIENT_CPU = 0
 JSON_PATH = Path(__file__).resolve().parent / "sockets.json"
 MD_PATH = Path(__file__).resolve().parent / "sockets.md"
 LIMIT = 1000  # connections: every stream has its own
+_HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}  # the hand-written loops
 
 
 # --- the client side (a worker process) -------------------------------------------------------
@@ -70,7 +72,7 @@ async def _httpx_sse_text(client: Any, url: str) -> str:
     """The loop a developer would write by hand: httpx + httpx-sse + json."""
     from httpx_sse import aconnect_sse
 
-    from .clients import API_KEY, MAX_TOKENS, MODEL_ID, PROMPT, SYSTEM
+    from .clients import MAX_TOKENS, MODEL_ID, PROMPT, SYSTEM
 
     body = {
         "model": MODEL_ID,
@@ -79,9 +81,8 @@ async def _httpx_sse_text(client: Any, url: str) -> str:
         "messages": [{"role": "user", "content": PROMPT}],
         "stream": True,
     }
-    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
     parts: list[str] = []
-    async with aconnect_sse(client, "POST", url + "/v1/messages", json=body, headers=headers) as s:
+    async with aconnect_sse(client, "POST", url + "/v1/messages", json=body, headers=_HEADERS) as s:
         async for event in s.aiter_sse():
             if event.event == "content_block_delta":
                 delta = json.loads(event.data)["delta"]
@@ -92,11 +93,8 @@ async def _httpx_sse_text(client: Any, url: str) -> str:
 
 async def _http_body(client: Any, url: str) -> bytes:
     """One response's body through the HTTP stack alone: read, joined, not parsed."""
-    from .clients import API_KEY
-
-    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
     parts: list[bytes] = []
-    async with client.stream("POST", url + "/v1/messages", content=b"{}", headers=headers) as r:
+    async with client.stream("POST", url + "/v1/messages", content=b"{}", headers=_HEADERS) as r:
         async for data in r.aiter_raw():
             parts.append(data)
     return b"".join(parts)

@@ -29,9 +29,8 @@ class Pool:
         self._expiry = limits.keepalive_expiry
         self._idle: dict[Origin, list[Connection]] = {}
         self._idle_count = 0
-        self._opened = 0  # open or opening, idle ones included
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._all: set[Connection] = set()
+        self._all: set[Connection] = set()  # open or opening, idle ones included
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def acquire(
@@ -50,7 +49,7 @@ class Pool:
             found = self._take_idle(origin, loop.time())
             if found is not None:
                 return found
-            if self._max is None or self._opened < self._max or self._close_one_idle():
+            if self._max is None or len(self._all) < self._max or self._close_one_idle():
                 return await self._open(origin, connect, sni, loop)
             waiter = loop.create_future()
             self._waiters.append(waiter)
@@ -103,7 +102,6 @@ class Pool:
     ) -> Connection | Failure:
         scheme, host, port = origin
         conn = Connection(loop, origin)
-        self._opened += 1
         self._all.add(conn)
         tls = self._ssl if scheme == "https" else None
         failure: Failure | None = None
@@ -137,7 +135,6 @@ class Pool:
         the old one can neither be used nor closed from here, so they are let go."""
         self._idle.clear()
         self._idle_count = 0
-        self._opened = 0
         self._waiters.clear()
         self._all.clear()
         self._loop = loop
@@ -163,9 +160,7 @@ class Pool:
 
     def _drop(self, conn: Connection) -> None:
         conn.close()
-        if conn in self._all:
-            self._all.discard(conn)
-            self._opened -= 1
+        self._all.discard(conn)
 
     def _wake_one(self) -> None:
         while self._waiters:
